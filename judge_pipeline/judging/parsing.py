@@ -1,0 +1,52 @@
+"""Verdict parsing: judge text in, a score (or label) or a reason out. Never a silent default.
+
+Every unparseable output maps to ``(None, reason)``; the store keeps the raw text and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCORE_MIN, SCORE_MAX = 0, 9
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+_SCORE_LINE = re.compile(rf"score\s*(?:of the output)?\s*(?:is|:|=)?\s*\**\s*({_NUMBER})", re.I)
+_BARE = re.compile(rf"^\W*({_NUMBER})\W*$")
+
+
+def parse_score(raw: str | None) -> tuple[int | None, str | None]:
+    """Parse an integer score 0..9 from a judge's output.
+
+    Accepted: a bare number ("7", " 7.", "**7**"), or the last "Score: N" in a longer text (reasoning
+    judges end their trace with it). Returns (score, None) or (None, reason).
+    """
+    if raw is None or not raw.strip():
+        return None, "empty output"
+    text = raw.strip()
+    m = _BARE.match(text)
+    found = m.group(1) if m else None
+    if found is None:
+        matches = _SCORE_LINE.findall(text)
+        if not matches:
+            return None, "no score found"
+        found = matches[-1]
+    if re.search(r"[.,]\d", found):
+        return None, f"score {found!r} is not an integer"
+    value = int(found)
+    if not SCORE_MIN <= value <= SCORE_MAX:
+        return None, f"score {value} outside {SCORE_MIN}..{SCORE_MAX}"
+    return value, None
+
+
+def expected_score(probs: list[float]) -> tuple[float | None, float]:
+    """Σ x·p(x) over x in 0..9 with p renormalised over the ten score tokens; and the mass outside them.
+
+    ``probs`` are the raw probabilities of the tokens "0".."9" at the score position.
+    Returns (None, mass_outside) when the ten tokens carry no probability at all.
+    """
+    if len(probs) != SCORE_MAX - SCORE_MIN + 1:
+        raise ValueError(f"expected {SCORE_MAX - SCORE_MIN + 1} probabilities, got {len(probs)}")
+    total = float(sum(probs))
+    outside = max(0.0, 1.0 - total)
+    if total <= 0.0:
+        return None, outside
+    return sum((SCORE_MIN + i) * p for i, p in enumerate(probs)) / total, outside

@@ -1,0 +1,54 @@
+"""The verdict: what any judge returns for one item, and what the store keeps of it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Verdict:
+    raw_output: str  #: exactly what the judge produced
+    reasoning: str | None = None  #: the judge's reasoning trace, if any
+    score: float | None = None  #: parsed pointwise score 0..9; None when invalid
+    label: int | None = None  #: parsed pairwise label 1|2; None when invalid
+    invalid_reason: str | None = None  #: why score/label is None
+    expected_score: float | None = None  #: Σ x·p(x) over the score tokens, p renormalised
+    score_probs: list[float] | None = field(default=None, repr=False)  #: renormalised p(0..9)
+    mass_outside: float | None = None  #: probability mass outside the ten score tokens
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+
+    @property
+    def reward_value(self) -> float | None:
+        """The number a reward uses: the expected score where there is one, else the parsed score."""
+        return self.expected_score if self.expected_score is not None else self.score
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Verdict":
+        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})
+
+
+class Judge(Protocol):
+    """What every judge exposes: identity (for store keys) and a batch call.
+
+    ``items`` are (prompt, response) for pointwise judges and (prompt, response_a, response_b)
+    for pairwise ones (issue 4).
+    """
+
+    name: str  #: human name, e.g. "nonreasoning" or "gold:rules-v1"
+    role: str  #: "gold" | "training" | "external"
+    kind: str  #: "pointwise" | "pairwise"
+    fingerprint: str  #: hash of model + checkpoint + template version
+    template_version: str
+    model: str
+    checkpoint_hash: str
+
+    @property
+    def decoding(self) -> dict: ...
+
+    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict]: ...
