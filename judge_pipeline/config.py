@@ -19,6 +19,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Everything produced at run time lives under here (gitignored), unless JUDGE_PIPELINE_DATA is set.
 DATA_DIR = Path(os.environ.get("JUDGE_PIPELINE_DATA", REPO_ROOT / "data")).resolve()
+#: Converted base models (shared by every data dir; tests reuse the demo's). Override: JUDGE_PIPELINE_MODELS.
+MODELS_DIR = Path(os.environ.get("JUDGE_PIPELINE_MODELS", REPO_ROOT / "data" / "models")).resolve()
 #: Small inputs shipped with the repository (with licence notes). Never written to.
 SHIPPED_DATA_DIR = REPO_ROOT / "data"
 
@@ -146,7 +148,7 @@ def tiny() -> StudyConfig:
         base,
         name="tiny",
         data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
-        judges=(JudgeTrainConfig(epochs=1.0, batch_size=4, max_length=384),),
+        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=384, warmup_ratio=0.0),),
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
         eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200),
     )

@@ -14,13 +14,13 @@ import logging
 import shutil
 from pathlib import Path
 
-from judge_pipeline.config import DATA_DIR, ModelSpec
+from judge_pipeline.config import MODELS_DIR, ModelSpec
 
 log = logging.getLogger(__name__)
 
 
 def models_dir() -> Path:
-    return DATA_DIR / "models"
+    return MODELS_DIR
 
 
 def find_packaged_file(package: str, filename: str) -> Path:

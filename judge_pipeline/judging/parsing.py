@@ -10,7 +10,7 @@ import re
 SCORE_MIN, SCORE_MAX = 0, 9
 _NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
 _SCORE_LINE = re.compile(rf"score\s*(?:of the output)?\s*(?:is|:|=)?\s*\**\s*({_NUMBER})", re.I)
-_BARE = re.compile(rf"^\W*({_NUMBER})\W*$")
+_BARE = re.compile(rf"^[^\w+\-]*({_NUMBER})\W*$")
 
 
 def parse_score(raw: str | None) -> tuple[int | None, str | None]:

@@ -1,0 +1,62 @@
+"""Stage 4 (in-setting): every checkpoint answers the policy-test prompts; the training judge and the
+gold judge score every answer. Answers and verdicts go through the store, so re-materialising with
+nothing changed makes no model call, and a new checkpoint costs exactly its own answers and verdicts.
+"""
+
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, asset
+
+from judge_pipeline import schemas
+from judge_pipeline.assets.gold import build_gold_judge
+from judge_pipeline.assets.metadata import md_table, table_type
+from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
+from judge_pipeline.generation import generate_through_store
+from judge_pipeline.judging.cached import judge_through_store
+from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
+from judge_pipeline.resources import StudyResource
+
+
+@asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
+       ins={"judge_checkpoint": AssetIn(partition_mapping=judge_of_run)},
+       dagster_type=table_type(schemas.CheckpointScores))
+def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, policy_checkpoints: pl.DataFrame,
+                      judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame) -> pl.DataFrame:
+    """Per checkpoint and test prompt: the answer, the training judge's expected score and the gold score."""
+    cfg = study.cfg
+    policy, variant = policy_and_judge(context)
+    store = study.store()
+    ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
+    proxy = PointwiseLLMJudge(ckpt["path"], name=variant, template_version=cfg.judge(variant).template, device=cfg.device)
+    gold = build_gold_judge(cfg)
+    prompts = policy_test_prompts["prompt"].to_list()
+    ids = policy_test_prompts["prompt_id"].to_list()
+    frames, calls = [], {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0}
+    runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
+    for step, path in runs.select("step", "path").iter_rows():
+        gens, gstats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=context.run_id,
+                                              device=cfg.device)
+        answers = [g["completion"] for g in gens]
+        items = list(zip(prompts, answers))
+        pv, pkeys, ps = judge_through_store(proxy, items, store, context.run_id, cfg.eval.judge_batch_size,
+                                            desc=f"step {step}: training judge")
+        gv, gkeys, gs = judge_through_store(gold, items, store, context.run_id, desc=f"step {step}: gold judge")
+        partition = f"policy={policy}|judge={variant}"
+        store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": partition, "step": step,
+                            "item_id": i} for k, i in zip(pkeys + gkeys, ids + ids)])
+        calls["generations"] += gstats.computed
+        calls["proxy_verdicts"] += ps.computed
+        calls["gold_verdicts"] += gs.computed
+        frames.append(pl.DataFrame({
+            "policy": policy, "judge_variant": variant, "step": step, "prompt_id": ids, "response": answers,
+            "finished": [g["finished"] for g in gens],
+            "proxy_score": [v.expected_score for v in pv], "proxy_invalid": [v.score is None for v in pv],
+            "gold_score": [float(v.score) for v in gv],
+        }, schema_overrides={"proxy_score": pl.Float64, "step": pl.Int64}))
+    df = pl.concat(frames)
+    summary = df.group_by("step").agg(pl.col("proxy_score").mean().alias("proxy_mean"),
+                                      pl.col("gold_score").mean().alias("gold_mean"), pl.len().alias("n")).sort("step")
+    context.log.info(f"model calls: {calls}")
+    context.add_output_metadata({"per_step": md_table(summary), **{f"model_calls_{k}": v for k, v in calls.items()},
+                                 "model_calls_total": sum(calls.values())})
+    return df

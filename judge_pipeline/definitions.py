@@ -1,0 +1,49 @@
+"""The one Definitions object: assets, checks, jobs, schedule, sensor and resources.
+
+Which study runs (miniature | tiny | paper) is chosen by $JUDGE_PIPELINE_CONFIG, as in Dagster's
+project_fully_featured example picks resources per deployment. W&B runs offline unless
+WANDB_API_KEY is set, in which case dagster-wandb's resource logs in with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, load_assets_from_modules
+from dagster_duckdb_polars import DuckDBPolarsIOManager
+
+from judge_pipeline.assets import analysis, data, evaluation, gold, judges, policies
+from judge_pipeline.checks import ALL_CHECKS
+from judge_pipeline.config import DATA_DIR, load_config
+from judge_pipeline.jobs import analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation
+from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS
+
+ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis]
+
+
+def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) -> dict:
+    cfg = load_config()
+    root = data_dir or str(DATA_DIR)
+    os.makedirs(root, exist_ok=True)  # DuckDB creates the file, not its folder
+    resources = {
+        "io_manager": DuckDBPolarsIOManager(database=os.path.join(root, "warehouse.duckdb"), schema=cfg.name),
+        "study": StudyResource(config_name=cfg.name, data_dir=root),
+        "tracker": TrackerResource(project=cfg.wandb_project, **({"mode": wandb_mode} if wandb_mode else {})),
+    }
+    if "wandb" in WANDB_RESOURCE_KEYS:
+        from dagster_wandb import wandb_resource
+
+        resources["wandb"] = wandb_resource.configured({"api_key": {"env": "WANDB_API_KEY"}})
+    return resources
+
+
+all_assets = load_assets_from_modules(ASSET_MODULES)
+
+defs = Definitions(
+    assets=all_assets,
+    asset_checks=ALL_CHECKS,
+    jobs=[evaluation_job, judge_report_job, analysis_job],
+    schedules=[nightly_evaluation],
+    sensors=[new_checkpoint_sensor],
+    resources=build_resources(),
+)

@@ -1,0 +1,97 @@
+"""Materialise the whole study, stage by stage, into the persistent Dagster instance; print a summary.
+
+    python -m judge_pipeline.demo            # the config named by $JUDGE_PIPELINE_CONFIG (default miniature)
+
+Runs go into $DAGSTER_HOME (the repo root, via `make demo`), so `dagster dev` shows every
+materialisation afterwards. Partitioned stages run once per partition, in dependency order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from dagster import AssetKey, DagsterInstance, materialize
+
+from judge_pipeline.assets.partitions import judge_partitions, policy_judge_partitions
+from judge_pipeline.checks import ALL_CHECKS
+from judge_pipeline.config import DATA_DIR, load_config
+from judge_pipeline.definitions import all_assets, build_resources
+
+STAGES: list[tuple[str, list[str], object]] = [
+    ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
+    ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
+    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores"], policy_judge_partitions),
+    ("analysis", ["overoptimization", "judge_disagreement"], None),
+]
+
+
+def run_study(instance: DagsterInstance | None = None, data_dir: str | None = None, wandb_mode: str | None = None,
+              stages: list[str] | None = None) -> dict[str, float]:
+    """Materialise every stage; returns seconds per stage. Raises if any run fails."""
+    resources = build_resources(data_dir=data_dir, wandb_mode=wandb_mode)
+    timings: dict[str, float] = {}
+    for name, keys, partitions in STAGES:
+        if stages and name not in stages:
+            continue
+        t0 = time.perf_counter()
+        for pk in partitions.get_partition_keys() if partitions else [None]:
+            print(f"\n=== {name}" + (f" [{pk}]" if pk else ""), flush=True)
+            result = materialize(
+                [*all_assets, *ALL_CHECKS], selection=[AssetKey(k) for k in keys], partition_key=pk,
+                instance=instance, resources=resources, raise_on_error=True,
+                tags={"judge_pipeline/stage": name},
+            )
+            assert result.success
+        timings[name] = time.perf_counter() - t0
+    return timings
+
+
+def summary(data_dir: str | None = None) -> str:
+    """A short text summary of the results, read back from the warehouse."""
+    import duckdb
+
+    cfg = load_config()
+    root = data_dir or str(DATA_DIR)
+    con = duckdb.connect(os.path.join(root, "warehouse.duckdb"), read_only=True)
+    try:
+        rep = con.execute(f"SELECT judge, round(alpha, 3), round(alpha_low, 3), round(alpha_high, 3), invalid_rate "
+                          f"FROM {cfg.name}.judge_report").fetchall()
+        over = con.execute(f"SELECT policy, judge_variant, step, round(proxy_mean, 2), round(gold_mean, 2), "
+                           f"round(gold_low, 2), round(gold_high, 2) FROM {cfg.name}.overoptimization "
+                           f"ORDER BY policy, judge_variant, step").fetchall()
+    finally:
+        con.close()
+    lines = ["Judge vs gold on judge-test (Krippendorff alpha, interval, 95% CI):"]
+    lines += [f"  {j:28s} alpha {a} [{lo}, {hi}]  invalid {inv:.0%}" for j, a, lo, hi, inv in rep]
+    lines.append("Proxy (training judge) vs gold, mean score on policy-test prompts:")
+    lines += [f"  {p} x {j} step {s:4d}: proxy {pm}  gold {gm} [{lo}, {hi}]" for p, j, s, pm, gm, lo, hi in over]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", action="append", help="run only this stage (repeatable)")
+    args = parser.parse_args(argv)
+    cfg = load_config()
+    print(f"judge_pipeline: materialising the {cfg.name!r} study into {DATA_DIR}")
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    t0 = time.perf_counter()
+    timings = run_study(instance, stages=args.stage)
+    total = time.perf_counter() - t0
+    print("\n" + summary())
+    print("\nStage timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()) + f"; total {total:.0f}s")
+    print(f"""
+Results:
+  UI:            make ui   (dagster dev on http://127.0.0.1:3000; every materialisation, with plots)
+  Judgments:     {DATA_DIR / 'judgments.duckdb'}   e.g. duckdb {DATA_DIR / 'judgments.duckdb'} "SELECT * FROM judge_vs_gold LIMIT 5"
+  Asset tables:  {DATA_DIR / 'warehouse.duckdb'} (schema {cfg.name})
+  Plots:         {DATA_DIR / 'runs' / cfg.name / 'plots'}
+  W&B (offline): {DATA_DIR / 'wandb'}   upload later with: wandb sync {DATA_DIR / 'wandb'}/wandb/offline-run-*""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

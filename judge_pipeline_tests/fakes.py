@@ -1,0 +1,38 @@
+"""Test doubles: a fast deterministic judge that counts its calls (a real Judge, not a mock of the store)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from judge_pipeline.judging.verdict import Verdict
+from judge_pipeline.store import content_key
+
+
+@dataclass
+class CountingJudge:
+    """Scores by response length mod 10; counts how many items it judged."""
+
+    name: str = "counting"
+    template_version: str = "t1"
+    checkpoint_hash: str = "ckpt-1"
+    delay_s: float = 0.0
+    role: str = "training"
+    kind: str = "pointwise"
+    model: str = "counting-model"
+    calls: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return content_key(model=self.model, checkpoint=self.checkpoint_hash, template=self.template_version)
+
+    @property
+    def decoding(self) -> dict:
+        return {"mode": "test"}
+
+    def judge(self, items):
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self.calls += len(items)
+        return [Verdict(raw_output=str(len(it[1]) % 10), score=float(len(it[1]) % 10),
+                        expected_score=len(it[1]) % 10 + 0.5) for it in items]

@@ -1,0 +1,49 @@
+"""Verdict parsing and the expected score: every malformed output ends NULL with a reason."""
+
+import math
+
+import pytest
+
+from judge_pipeline.judging.parsing import expected_score, parse_score
+
+
+@pytest.mark.parametrize("raw,score", [
+    ("7", 7), (" 7 ", 7), ("7.", 7), ("**7**", 7), ("0", 0), ("9", 9),
+    ("Step 1 ... fine.\nScore: 6", 6), ("score = 3", 3), ("The score is 4", 4),
+    ("Score: 2\n...on reflection...\nScore: 5", 5),
+])
+def test_valid_scores(raw, score):
+    assert parse_score(raw) == (score, None)
+
+
+@pytest.mark.parametrize("raw,reason", [
+    ("", "empty output"), ("   \n", "empty output"), (None, "empty output"),
+    ("Your", "no score found"), ("<<", "no score found"), ("I would rate it highly", "no score found"),
+    ("10", "score 10 outside 0..9"), ("-1", "score -1 outside 0..9"), ("Score: 12", "score 12 outside 0..9"),
+    ("7.5", "score '7.5' is not an integer"), ("Score: 6,5", "score '6,5' is not an integer"),
+])
+def test_malformed_outputs_give_none_and_reason(raw, reason):
+    assert parse_score(raw) == (None, reason)
+
+
+def test_expected_score_renormalises_over_score_tokens():
+    probs = [0.0] * 10
+    probs[2], probs[8] = 0.1, 0.3  # 60% of the mass elsewhere
+    exp, outside = expected_score(probs)
+    assert exp == pytest.approx((2 * 0.1 + 8 * 0.3) / 0.4)
+    assert outside == pytest.approx(0.6)
+
+
+def test_expected_score_without_mass_is_none():
+    exp, outside = expected_score([0.0] * 10)
+    assert exp is None and outside == 1.0
+
+
+def test_expected_score_rejects_wrong_length():
+    with pytest.raises(ValueError):
+        expected_score([0.5, 0.5])
+
+
+def test_uniform_distribution_gives_four_and_a_half():
+    exp, _ = expected_score([0.1] * 10)
+    assert math.isclose(exp, 4.5)
