@@ -56,11 +56,12 @@ class DataConfig:
     """Preference data and prompt pools (STUDY stage 1)."""
 
     prompt_source: str = "ifeval"  #: "ifeval" (shipped, data/ifeval) or "tulu3" (hub, paper)
-    n_pair_prompts: int = 96  #: prompts that get two responses each -> preference pairs
-    n_rl_prompts: int = 64  #: prompts for policy RL (disjoint from everything else)
-    n_policy_test_prompts: int = 24  #: prompts the checkpoints are evaluated on (disjoint)
+    n_pair_prompts: int = 64  #: prompts that get two responses each -> preference pairs
+    n_rl_prompts: int = 48  #: prompts for policy RL (disjoint from everything else)
+    n_policy_test_prompts: int = 16  #: prompts the checkpoints are evaluated on (disjoint)
+    max_prompt_chars: int | None = 320  #: keep only prompts this short (CPU cost grows with length); None = all
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  #: judge train / val / test
-    response_max_new_tokens: int = 64  #: length cap of generated candidate responses
+    response_max_new_tokens: int = 48  #: length cap of generated candidate responses
     seed: int = 0  #: shuffling and sampling seed
 
 
@@ -70,12 +71,13 @@ class JudgeTrainConfig:
 
     variant: str = "nonreasoning"  #: partition key; later issues add reasoning, pairwise, ...
     base_model: str = "smollm2-135m"  #: ModelSpec.name of the starting point
-    template: str = "pointwise_v1"  #: prompt template file (judging/templates/<name>.txt)
-    learning_rate: float = 5e-5  #: SFT learning rate (paper: 1e-5 at batch 128)
-    epochs: float = 2.0  #: SFT epochs (paper: 1-3, chosen on validation)
+    template: str = "pointwise_compact_v1"  #: prompt template file (judging/templates/<name>.txt)
+    learning_rate: float = 1e-4  #: SFT learning rate (paper: 1e-5 at batch 128)
+    epochs: float = 1.0  #: SFT epochs (paper: 1-3, chosen on validation)
+    train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
     batch_size: int = 8  #: per-device batch size
     warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
-    max_length: int = 512  #: truncate longer examples (tokens)
+    max_length: int = 384  #: truncate longer examples (tokens; the start of the prompt goes first)
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,14 @@ class PolicyTrainConfig:
     """GRPO of a policy against a judge (STUDY stage 3)."""
 
     policy_model: str = "smollm2-135m"  #: ModelSpec.name of the policy
-    max_steps: int = 20  #: GRPO steps (paper: up to 1200)
-    save_every: int = 5  #: checkpoint every k steps (step 0 = the initial policy is always scored)
+    max_steps: int = 12  #: GRPO steps (paper: up to 1200)
+    save_every: int = 4  #: checkpoint every k steps (step 0 = the initial policy is always scored)
     learning_rate: float = 1e-5  #: paper: 1e-6
     num_generations: int = 4  #: rollouts per prompt (paper: 8)
     prompts_per_step: int = 2  #: prompts per optimisation step
     temperature: float = 0.7  #: rollout sampling temperature (paper: 0.7)
-    max_completion_length: int = 48  #: paper: 2048
+    max_completion_length: int = 32  #: paper: 2048
+    train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
     epsilon_low: float = 0.2  #: clip range below (paper: 0.2)
     epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
     kl_beta: float = 0.0  #: KL penalty (paper: none by default)
@@ -101,10 +104,11 @@ class PolicyTrainConfig:
 class EvalConfig:
     """Checkpoint evaluation (STUDY stage 4, in-setting part)."""
 
-    max_new_tokens: int = 48  #: answer length on the policy-test prompts (greedy decoding)
+    max_new_tokens: int = 32  #: answer length on the policy-test prompts (greedy decoding)
+    generation_batch_size: int = 32  #: prompts generated at once (CPU decoding is memory-bound: big batches are ~free)
     bootstrap_resamples: int = 1000  #: bootstrap resamples for confidence intervals
     ci_level: float = 0.95  #: confidence level of the intervals
-    judge_batch_size: int = 8  #: verdicts computed (and committed to the store) per batch
+    judge_batch_size: int = 16  #: verdicts computed (and committed to the store) per batch
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def tiny() -> StudyConfig:
         base,
         name="tiny",
         data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
-        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=384, warmup_ratio=0.0),),
+        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
         eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200),
     )
@@ -175,18 +179,19 @@ def paper() -> StudyConfig:
             n_rl_prompts=117_000,
             n_policy_test_prompts=1_000,
             split_fractions=(0.98, 0.01, 0.01),
+            max_prompt_chars=None,
             response_max_new_tokens=2048,
         ),
         gold_judge="gpt-oss-120b",
         judges=(
             JudgeTrainConfig(
-                variant="nonreasoning", base_model="qwen3-8b", learning_rate=1e-5, epochs=2.0,
-                batch_size=128, max_length=8192,
+                variant="nonreasoning", base_model="qwen3-8b", template="pointwise_v1", learning_rate=1e-5,
+                epochs=2.0, batch_size=128, max_length=8192, train_top_layers=None,
             ),
         ),
         policy=PolicyTrainConfig(
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
-            num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048,
+            num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
         ),
         eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64),
         device="cuda",

@@ -28,7 +28,7 @@ def prompt_pools(cfg: StudyConfig) -> dict[str, list[dict]]:
     d: DataConfig = cfg.data
     if d.prompt_source != "ifeval":
         raise NotImplementedError(f"prompt source {d.prompt_source!r}: the Tulu 3 loader lands with issue 4")
-    rows = load_ifeval()
+    rows = [r for r in load_ifeval() if d.max_prompt_chars is None or len(r["prompt"]) <= d.max_prompt_chars]
     rng = random.Random(d.seed)
     rng.shuffle(rows)
     need = d.n_pair_prompts + d.n_rl_prompts + d.n_policy_test_prompts
@@ -60,10 +60,11 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
     prompts = [r["prompt"] for r in pool]
     store = study.store()
     max_new = cfg.data.response_max_new_tokens
+    bs = cfg.eval.generation_batch_size
     greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run_id,
-                                        device=cfg.device)
+                                        device=cfg.device, batch_size=bs)
     sampled, s2 = generate_through_store(base, prompts, store, max(8, max_new // 2), temperature=1.0, sample_index=1,
-                                         run_id=context.run_id, device=cfg.device)
+                                         run_id=context.run_id, device=cfg.device, batch_size=bs)
     context.log.info(f"generated {s1.computed + s2.computed} responses, reused {s1.reused + s2.reused}")
     splits = assign_splits(len(pool), cfg.data.split_fractions, cfg.data.seed)
     rng = random.Random(cfg.data.seed + 2)

@@ -35,7 +35,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
     for step, path in runs.select("step", "path").iter_rows():
         gens, gstats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=context.run_id,
-                                              device=cfg.device)
+                                              device=cfg.device, batch_size=cfg.eval.generation_batch_size)
         answers = [g["completion"] for g in gens]
         items = list(zip(prompts, answers))
         pv, pkeys, ps = judge_through_store(proxy, items, store, context.run_id, cfg.eval.judge_batch_size,

@@ -29,3 +29,22 @@ def save_atomically(trainer, tokenizer, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+def train_only_top_layers(model, n: int | None) -> int:
+    """Freeze everything but the top ``n`` decoder layers and the final norm; returns trainable parameters.
+
+    On a CPU this roughly halves a training step (no backward pass through the frozen bottom).
+    ``None`` trains everything (the paper's setting). Embeddings (tied to the LM head) stay frozen.
+    """
+    if n is None:
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    layers = model.model.layers
+    for p in model.parameters():
+        p.requires_grad = False
+    for layer in layers[max(0, len(layers) - n):]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    for p in model.model.norm.parameters():
+        p.requires_grad = True
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

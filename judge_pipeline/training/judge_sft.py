@@ -12,7 +12,7 @@ from pathlib import Path
 
 from judge_pipeline.config import JudgeTrainConfig
 from judge_pipeline.judging.templates import render_pointwise
-from judge_pipeline.training.common import cpu_safe_args, save_atomically
+from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers, save_atomically
 
 
 @dataclass
@@ -48,6 +48,7 @@ def train_judge_sft(
         raise ValueError("no training rows for judge SFT")
     tok = AutoTokenizer.from_pretrained(base_model)
     model = AutoModelForCausalLM.from_pretrained(base_model)
+    train_only_top_layers(model, cfg.train_top_layers)
     args = SFTConfig(
         output_dir=str(output_dir.with_name(output_dir.name + ".trainer")),
         learning_rate=cfg.learning_rate,

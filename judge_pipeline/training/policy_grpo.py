@@ -14,7 +14,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from judge_pipeline.config import PolicyTrainConfig
-from judge_pipeline.training.common import cpu_safe_args
+from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
 
 
 @dataclass
@@ -62,6 +62,7 @@ def train_policy_grpo(
     run_dir.mkdir(parents=True, exist_ok=True)
     tok = AutoTokenizer.from_pretrained(policy_model)
     model = AutoModelForCausalLM.from_pretrained(policy_model)
+    train_only_top_layers(model, cfg.train_top_layers)
     args = GRPOConfig(
         output_dir=str(run_dir / "trainer"),
         learning_rate=cfg.learning_rate,

@@ -1,0 +1,83 @@
+"""End to end: the real graph, real models and training, at the smallest (`tiny`) settings.
+
+Then the evaluation is materialised again with nothing changed: zero model calls.
+"""
+
+import os
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from judge_pipeline.checks import ALL_CHECKS
+from judge_pipeline.definitions import all_assets, build_resources
+from judge_pipeline.demo import run_study, summary
+from judge_pipeline.store import JudgmentStore
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    data_dir = str(tmp_path_factory.mktemp("study"))
+    instance = DagsterInstance.ephemeral()
+    timings = run_study(instance, data_dir=data_dir, wandb_mode="offline")
+    return instance, data_dir, timings
+
+
+def _table(data_dir, name):
+    con = duckdb.connect(os.path.join(data_dir, "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM tiny.{name}").pl()
+    finally:
+        con.close()
+
+
+def test_every_stage_materialised(study):
+    instance, data_dir, _ = study
+    for key in ("preference_pairs", "gold_labels", "judge_report", "policy_checkpoints", "checkpoint_scores",
+                "overoptimization", "judge_disagreement"):
+        assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
+    over = _table(data_dir, "overoptimization")
+    assert sorted(over["step"].to_list()) == [0, 1, 2]
+    assert over["gold_mean"].is_between(0, 9).all()
+    report = _table(data_dir, "judge_report")
+    assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned"}
+    assert "Krippendorff" in summary(data_dir)
+
+
+def test_judge_training_changed_the_judge(study):
+    _, data_dir, _ = study
+    store = JudgmentStore(os.path.join(data_dir, "judgments.duckdb"))
+    both = store.query("""
+        SELECT a.expected_score AS trained, b.expected_score AS untuned
+        FROM judgments a JOIN judgments b USING (prompt_hash, response_hash)
+        WHERE a.judge_name = 'nonreasoning' AND b.judge_name = 'smollm2-135m-untuned'""")
+    assert len(both) > 0
+    assert (both["trained"] - both["untuned"]).abs().max() > 1e-3
+
+
+def test_store_answers_judge_vs_gold_in_sql(study):
+    _, data_dir, _ = study
+    df = JudgmentStore(os.path.join(data_dir, "judgments.duckdb")).query(
+        "SELECT judge_name, count(*) AS n FROM judge_vs_gold GROUP BY judge_name")
+    assert "nonreasoning" in df["judge_name"].to_list()
+
+
+def test_rematerialising_evaluation_makes_zero_model_calls(study):
+    instance, data_dir, _ = study
+    store = JudgmentStore(os.path.join(data_dir, "judgments.duckdb"))
+    before = store.count_judgments()
+    result = materialize([*all_assets, *ALL_CHECKS], selection=[AssetKey("checkpoint_scores")],
+                         partition_key="nonreasoning|smollm2-135m", instance=instance,
+                         resources=build_resources(data_dir=data_dir, wandb_mode="disabled"))
+    assert result.success
+    mat = result.asset_materializations_for_node("checkpoint_scores")[0]
+    assert mat.metadata["model_calls_total"].value == 0
+    assert store.count_judgments() == before
+
+
+def test_wandb_offline_run_was_written(study):
+    _, data_dir, _ = study
+    runs = list((__import__("pathlib").Path(data_dir) / "wandb").glob("wandb/offline-run-*"))
+    assert runs, "no offline W&B run"
