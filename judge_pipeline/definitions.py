@@ -28,7 +28,8 @@ def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) 
     resources = {
         "io_manager": DuckDBPolarsIOManager(database=os.path.join(root, "warehouse.duckdb"), schema=cfg.name),
         "study": StudyResource(config_name=cfg.name, data_dir=root),
-        "tracker": TrackerResource(project=cfg.wandb_project, **({"mode": wandb_mode} if wandb_mode else {})),
+        "tracker": TrackerResource(project=cfg.wandb_project, directory=os.path.join(root, "wandb"),
+                                   **({"mode": wandb_mode} if wandb_mode else {})),
     }
     if "wandb" in WANDB_RESOURCE_KEYS:
         from dagster_wandb import wandb_resource

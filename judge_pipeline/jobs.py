@@ -13,11 +13,11 @@ from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.watch import new_since, run_partition_of
 
 evaluation_job = define_asset_job(
-    "evaluation_job", selection=AssetSelection.assets("checkpoint_scores"), partitions_def=policy_judge_partitions,
+    "evaluation_job", selection=AssetSelection.assets("checkpoint_scores"),
     description="Score every checkpoint of one GRPO run with its training judge and the gold judge.",
 )
 judge_report_job = define_asset_job(
-    "judge_report_job", selection=AssetSelection.assets("judge_report"), partitions_def=judge_partitions,
+    "judge_report_job", selection=AssetSelection.assets("judge_report"),
     description="Re-evaluate one trained judge against gold.",
 )
 analysis_job = define_asset_job(

@@ -47,10 +47,12 @@ class TrackerResource(ConfigurableResource):
 
     mode: str = tracking.default_mode()
     project: str = "judge_pipeline"
+    directory: str = str(DATA_DIR / "wandb")  #: where runs are written (offline runs stay there)
 
     @contextlib.contextmanager
     def run(self, name: str, config: dict | None = None, job_type: str | None = None):
-        with tracking.wandb_run(name, self.project, config=config, mode=self.mode, job_type=job_type) as run:
+        with tracking.wandb_run(name, self.project, config=config, mode=self.mode, job_type=job_type,
+                                    directory=self.directory) as run:
             yield run
 
     @property

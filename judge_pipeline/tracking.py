@@ -26,7 +26,7 @@ def default_mode() -> str:
 
 @contextlib.contextmanager
 def wandb_run(name: str, project: str, config: dict[str, Any] | None = None, mode: str | None = None,
-              group: str | None = None, job_type: str | None = None) -> Iterator[Any]:
+              group: str | None = None, job_type: str | None = None, directory: str | Path | None = None) -> Iterator[Any]:
     """A W&B run (or None when disabled) that is finished however the block exits."""
     mode = mode or default_mode()
     if mode == "disabled":
@@ -34,7 +34,7 @@ def wandb_run(name: str, project: str, config: dict[str, Any] | None = None, mod
         return
     import wandb
 
-    directory = Path(os.environ.get("WANDB_DIR", DATA_DIR / "wandb"))
+    directory = Path(directory or os.environ.get("WANDB_DIR", DATA_DIR / "wandb"))
     directory.mkdir(parents=True, exist_ok=True)
     run = wandb.init(project=project, name=name, config=config or {}, mode=mode, dir=str(directory),
                      group=group, job_type=job_type, reinit="finish_previous",

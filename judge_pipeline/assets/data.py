@@ -61,10 +61,10 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
     store = study.store()
     max_new = cfg.data.response_max_new_tokens
     bs = cfg.eval.generation_batch_size
-    greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run_id,
+    greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run.run_id,
                                         device=cfg.device, batch_size=bs)
     sampled, s2 = generate_through_store(base, prompts, store, max(8, max_new // 2), temperature=1.0, sample_index=1,
-                                         run_id=context.run_id, device=cfg.device, batch_size=bs)
+                                         run_id=context.run.run_id, device=cfg.device, batch_size=bs)
     context.log.info(f"generated {s1.computed + s2.computed} responses, reused {s1.reused + s2.reused}")
     splits = assign_splits(len(pool), cfg.data.split_fractions, cfg.data.seed)
     rng = random.Random(cfg.data.seed + 2)

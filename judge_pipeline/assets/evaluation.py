@@ -34,13 +34,13 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     frames, calls = [], {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0}
     runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
     for step, path in runs.select("step", "path").iter_rows():
-        gens, gstats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=context.run_id,
+        gens, gstats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=context.run.run_id,
                                               device=cfg.device, batch_size=cfg.eval.generation_batch_size)
         answers = [g["completion"] for g in gens]
         items = list(zip(prompts, answers))
-        pv, pkeys, ps = judge_through_store(proxy, items, store, context.run_id, cfg.eval.judge_batch_size,
+        pv, pkeys, ps = judge_through_store(proxy, items, store, context.run.run_id, cfg.eval.judge_batch_size,
                                             desc=f"step {step}: training judge")
-        gv, gkeys, gs = judge_through_store(gold, items, store, context.run_id, desc=f"step {step}: gold judge")
+        gv, gkeys, gs = judge_through_store(gold, items, store, context.run.run_id, desc=f"step {step}: gold judge")
         partition = f"policy={policy}|judge={variant}"
         store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": partition, "step": step,
                             "item_id": i} for k, i in zip(pkeys + gkeys, ids + ids)])

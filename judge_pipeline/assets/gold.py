@@ -35,7 +35,7 @@ def gold_labels(context: AssetExecutionContext, study: StudyResource, preference
         for p in ("a", "b")
     ])
     items = list(zip(long["prompt"].to_list(), long["response"].to_list()))
-    verdicts, keys, stats = judge_through_store(judge, items, study.store(), context.run_id, desc="gold judge")
+    verdicts, keys, stats = judge_through_store(judge, items, study.store(), context.run.run_id, desc="gold judge")
     bad = [v for v in verdicts if v.score is None]
     if bad:
         raise RuntimeError(f"the gold judge produced {len(bad)} invalid verdicts, e.g. {bad[0].invalid_reason}")

@@ -95,7 +95,7 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
     }
     rows, computed = [], 0
     for name, judge in judges.items():
-        verdicts, _, stats = judge_through_store(judge, items, study.store(), context.run_id,
+        verdicts, _, stats = judge_through_store(judge, items, study.store(), context.run.run_id,
                                                  batch_size=cfg.eval.judge_batch_size, desc=f"judge report: {name}")
         computed += stats.computed
         expected = [v.expected_score for v in verdicts]

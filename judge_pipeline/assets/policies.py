@@ -49,7 +49,7 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     else:
         judge = PointwiseLLMJudge(ckpt["path"], name=variant, template_version=cfg.judge(variant).template,
                                   device=cfg.device)
-        reward = JudgeReward(judge, study.store(), invalid_reward=pcfg.invalid_reward, run_id=context.run_id)
+        reward = JudgeReward(judge, study.store(), invalid_reward=pcfg.invalid_reward, run_id=context.run.run_id)
         with tracker.run(f"grpo-{policy}-{variant}", config={"policy": policy, "judge": variant,
                                                               **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
             res = train_policy_grpo(base, prompts, [reward], pcfg, run_dir, device=cfg.device, report_to=tracker.report_to)
