@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import shutil
 from pathlib import Path
 
 from judge_pipeline.config import MODELS_DIR, ModelSpec
+from judge_pipeline.fsutil import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,6 @@ def _convert_gguf(spec: ModelSpec, target: Path) -> None:
 
     gguf = find_packaged_file(spec.package, spec.filename)
     log.info("converting %s -> %s (once)", gguf, target)
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -86,10 +84,9 @@ def _convert_gguf(spec: ModelSpec, target: Path) -> None:
     if config.tie_word_embeddings:
         plain.tie_weights()
     plain.generation_config = quantised.generation_config
-    plain.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)  # atomic: a half-written conversion is never mistaken for a checkpoint
+    with atomic_folder(target) as tmp:  # a half-written conversion is never mistaken for a checkpoint
+        plain.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
 
 
 def _make_tiny_random(spec: ModelSpec, target: Path) -> None:
@@ -108,12 +105,9 @@ def _make_tiny_random(spec: ModelSpec, target: Path) -> None:
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )
     model = LlamaForCausalLM(config)
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    with atomic_folder(target) as tmp:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
 
 
 def load_model_and_tokenizer(path: str | Path, device: str = "cpu"):

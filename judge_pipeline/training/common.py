@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from judge_pipeline.fsutil import atomic_folder
 
 
 def cpu_safe_args(device: str, report_to: list[str]) -> dict:
@@ -21,13 +22,10 @@ def cpu_safe_args(device: str, report_to: list[str]) -> dict:
 
 
 def save_atomically(trainer, tokenizer, target: Path) -> Path:
-    """Save model + tokenizer to ``target`` via a temporary folder, so a crash never leaves half a checkpoint."""
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    """Save the trainer's model + tokenizer to ``target`` atomically."""
+    with atomic_folder(target) as tmp:
+        trainer.save_model(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
     return target
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from judge_pipeline.config import PolicyTrainConfig
+from judge_pipeline.fsutil import atomic_folder
 from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
 
 
@@ -35,15 +36,10 @@ class SaveEveryK(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kwargs):
         step = state.global_step
         if step % self.every == 0 or step == state.max_steps:
-            import shutil
-
             target = self.run_dir / f"step-{step}"
-            tmp = target.with_name(target.name + ".partial")
-            shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp)
-            self.tokenizer.save_pretrained(tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
+            with atomic_folder(target) as tmp:
+                model.save_pretrained(tmp)
+                self.tokenizer.save_pretrained(tmp)
             self.saved.append((step, target))
         return control
 

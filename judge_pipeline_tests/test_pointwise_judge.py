@@ -1,0 +1,41 @@
+"""The LLM pointwise judge on a tiny random model: expected score read at the right position."""
+
+import pytest
+import torch
+
+from judge_pipeline.backends.hf_models import load_model_and_tokenizer, materialize_base_model
+from judge_pipeline.config import ModelSpec
+from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge, score_token_ids
+
+TINY = ModelSpec(name="tiny-random-test", source="tiny-random")
+
+
+@pytest.fixture(scope="module")
+def tiny_path():
+    return materialize_base_model(TINY)
+
+
+def test_expected_score_matches_a_direct_forward_pass(tiny_path):
+    judge = PointwiseLLMJudge(tiny_path, name="tiny")
+    items = [("Write a haiku about rain.", "Rain taps the window."), ("Say hi.", "Hi! " * 30)]
+    verdicts = judge.judge(items)
+    model, tok = load_model_and_tokenizer(tiny_path)
+    ids = score_token_ids(tok)
+    for (prompt, response), v in zip(items, verdicts):
+        text = judge.prompt_text(prompt, response)
+        enc = tok(text, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            probs = torch.softmax(model(**enc).logits[0, -1].float(), -1)
+        p = probs[ids]
+        expected = float((torch.arange(10) * p).sum() / p.sum())
+        assert v.expected_score == pytest.approx(expected, abs=1e-4)  # left padding must not shift the read position
+        assert v.mass_outside == pytest.approx(1 - float(p.sum()), abs=1e-5)
+        assert sum(v.score_probs) == pytest.approx(1.0)
+        assert (v.score is None) == (v.invalid_reason is not None)
+
+
+def test_fingerprint_follows_weights_and_template(tiny_path):
+    a = PointwiseLLMJudge(tiny_path, name="tiny")
+    b = PointwiseLLMJudge(tiny_path, name="tiny", template_version="pointwise_compact_v1")
+    assert a.fingerprint != b.fingerprint
+    assert a.fingerprint == PointwiseLLMJudge(tiny_path, name="tiny").fingerprint
