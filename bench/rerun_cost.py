@@ -26,7 +26,7 @@ from judge_pipeline.assets.partitions import judge_partitions, policy_judge_part
 from judge_pipeline.checks import ALL_CHECKS  # noqa: E402
 from judge_pipeline.config import DATA_DIR, load_config  # noqa: E402
 from judge_pipeline.definitions import all_assets, build_resources  # noqa: E402
-from judge_pipeline.demo import run_study  # noqa: E402
+from judge_pipeline.jobs import run_study  # noqa: E402
 
 
 def evaluate_once(instance, resources) -> tuple[int, float]:

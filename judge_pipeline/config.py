@@ -56,7 +56,7 @@ class DataConfig:
     """Preference data and prompt pools (STUDY stage 1)."""
 
     prompt_source: str = "ifeval"  #: "ifeval" (shipped, data/ifeval) or "tulu3" (hub, paper)
-    n_pair_prompts: int = 64  #: prompts that get two responses each -> preference pairs
+    n_pair_prompts: int = 48  #: prompts that get two responses each -> preference pairs
     n_rl_prompts: int = 48  #: prompts for policy RL (disjoint from everything else)
     n_policy_test_prompts: int = 16  #: prompts the checkpoints are evaluated on (disjoint)
     max_prompt_chars: int | None = 320  #: keep only prompts this short (CPU cost grows with length); None = all
@@ -91,7 +91,7 @@ class PolicyTrainConfig:
     num_generations: int = 4  #: rollouts per prompt (paper: 8)
     prompts_per_step: int = 2  #: prompts per optimisation step
     temperature: float = 0.7  #: rollout sampling temperature (paper: 0.7)
-    max_completion_length: int = 32  #: paper: 2048
+    max_completion_length: int = 24  #: paper: 2048
     train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
     epsilon_low: float = 0.2  #: clip range below (paper: 0.2)
     epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
@@ -104,7 +104,7 @@ class PolicyTrainConfig:
 class EvalConfig:
     """Checkpoint evaluation (STUDY stage 4, in-setting part)."""
 
-    max_new_tokens: int = 32  #: answer length on the policy-test prompts (greedy decoding)
+    max_new_tokens: int = 24  #: answer length on the policy-test prompts (greedy decoding)
     generation_batch_size: int = 32  #: prompts generated at once (CPU decoding is memory-bound: big batches are ~free)
     bootstrap_resamples: int = 1000  #: bootstrap resamples for confidence intervals
     ci_level: float = 0.95  #: confidence level of the intervals

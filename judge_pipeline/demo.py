@@ -13,41 +13,8 @@ import os
 import sys
 import time
 
-from dagster import AssetKey, DagsterInstance, materialize
-
-from judge_pipeline.assets.partitions import judge_partitions, policy_judge_partitions
-from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.config import DATA_DIR, load_config
-from judge_pipeline.definitions import all_assets, build_resources
-
-STAGES: list[tuple[str, list[str], object]] = [
-    ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
-    ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
-    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores"], policy_judge_partitions),
-    ("analysis", ["overoptimization", "judge_disagreement"], None),
-]
-
-
-def run_study(instance: DagsterInstance | None = None, data_dir: str | None = None, wandb_mode: str | None = None,
-              stages: list[str] | None = None) -> dict[str, float]:
-    """Materialise every stage; returns seconds per stage. Raises if any run fails."""
-    resources = build_resources(data_dir=data_dir, wandb_mode=wandb_mode)
-    timings: dict[str, float] = {}
-    for name, keys, partitions in STAGES:
-        if stages and name not in stages:
-            continue
-        t0 = time.perf_counter()
-        for pk in partitions.get_partition_keys() if partitions else [None]:
-            print(f"\n=== {name}" + (f" [{pk}]" if pk else ""), flush=True)
-            result = materialize(
-                [*all_assets, *ALL_CHECKS], selection=[AssetKey(k) for k in keys], partition_key=pk,
-                instance=instance, resources=resources, raise_on_error=True,
-                tags={"judge_pipeline/stage": name},
-            )
-            assert result.success
-        timings[name] = time.perf_counter() - t0
-    return timings
-
+from judge_pipeline.jobs import default_instance, run_study
 
 def summary(data_dir: str | None = None) -> str:
     """A short text summary of the results, read back from the warehouse."""
@@ -77,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_config()
     print(f"judge_pipeline: materialising the {cfg.name!r} study into {DATA_DIR}")
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    instance = default_instance()
     t0 = time.perf_counter()
     timings = run_study(instance, stages=args.stage)
     total = time.perf_counter() - t0

@@ -3,8 +3,11 @@
 
 from pathlib import Path
 
+import os
+import time
+
 from dagster import (
-    AssetSelection, DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SkipReason,
+    AssetKey, AssetSelection, DagsterInstance, materialize, DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SkipReason,
     define_asset_job, schedule, sensor,
 )
 
@@ -60,3 +63,42 @@ def new_checkpoint_sensor(context: SensorEvaluationContext):
     if not requests:
         yield SkipReason("no new checkpoints")
     yield from requests
+
+
+# ------------------------------------------------------------------ the whole study, stage by stage
+#: (stage name, assets, partitions): `run_study` materialises them in this order, once per partition.
+STAGES: list[tuple[str, list[str], object]] = [
+    ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
+    ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
+    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores"], policy_judge_partitions),
+    ("analysis", ["overoptimization", "judge_disagreement"], None),
+]
+
+
+def run_study(instance: DagsterInstance | None = None, data_dir: str | None = None, wandb_mode: str | None = None,
+              stages: list[str] | None = None) -> dict[str, float]:
+    """Materialise every stage; returns seconds per stage. Raises if any run fails."""
+    from judge_pipeline.checks import ALL_CHECKS
+    from judge_pipeline.definitions import all_assets, build_resources  # definitions imports this module
+
+    resources = build_resources(data_dir=data_dir, wandb_mode=wandb_mode)
+    timings: dict[str, float] = {}
+    for name, keys, partitions in STAGES:
+        if stages and name not in stages:
+            continue
+        t0 = time.perf_counter()
+        for pk in partitions.get_partition_keys() if partitions else [None]:
+            print(f"\n=== {name}" + (f" [{pk}]" if pk else ""), flush=True)
+            result = materialize(
+                [*all_assets, *ALL_CHECKS], selection=[AssetKey(k) for k in keys], partition_key=pk,
+                instance=instance, resources=resources, raise_on_error=True,
+                tags={"judge_pipeline/stage": name},
+            )
+            assert result.success
+        timings[name] = time.perf_counter() - t0
+    return timings
+
+
+def default_instance() -> DagsterInstance:
+    """The persistent instance under $DAGSTER_HOME (so `dagster dev` shows the runs), else an ephemeral one."""
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()

@@ -11,7 +11,8 @@ from dagster import AssetKey, DagsterInstance, materialize
 
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.definitions import all_assets, build_resources
-from judge_pipeline.demo import run_study, summary
+from judge_pipeline.demo import summary
+from judge_pipeline.jobs import run_study
 from judge_pipeline.store import JudgmentStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
