@@ -64,10 +64,14 @@ def judge_through_store(
     for start in range(0, len(missing), batch_size):
         batch_keys = missing[start : start + batch_size]
         batch_items = [tuple(first[k]) for k in batch_keys]
+        t_batch = time.perf_counter()
         verdicts = judge.judge(batch_items)
+        per_item_ms = (time.perf_counter() - t_batch) * 1000 / max(1, len(batch_items))
         rows = []
         for k, it, v in zip(batch_keys, batch_items, verdicts):
             prompt, *responses = it
+            if v.latency_ms is None:  # judges that do not time themselves (rule judges) get the batch average
+                v.latency_ms = per_item_ms
             rows.append({
                 **v.as_row(), "key": k, "judge_name": judge.name, "fingerprint": judge.fingerprint,
                 "template_version": judge.template_version, "decoding": canonical_json(judge.decoding), "kind": judge.kind,
