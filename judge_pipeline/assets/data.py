@@ -98,8 +98,13 @@ def rl_prompts(context: AssetExecutionContext, study: StudyResource) -> pl.DataF
 
 
 @asset(group_name="data", dagster_type=table_type(schemas.PromptPool))
-def policy_test_prompts(context: AssetExecutionContext, study: StudyResource) -> pl.DataFrame:
-    """Held-out prompts every policy checkpoint answers, scored by the training and the gold judge."""
-    df = _pool_frame(prompt_pools(study.cfg)["policy_test"])
+def policy_test_prompts(context: AssetExecutionContext, study: StudyResource, preference_pairs: pl.DataFrame,
+                        rl_prompts: pl.DataFrame) -> pl.DataFrame:
+    """Held-out prompts every policy checkpoint answers, scored by the training and the gold judge.
+
+    Drawn from the prompts no other pool uses; the inputs make that a checked fact, not an assumption.
+    """
+    used = set(preference_pairs["prompt"].to_list()) | set(rl_prompts["prompt"].to_list())
+    df = _pool_frame([r for r in prompt_pools(study.cfg)["policy_test"] if r["prompt"] not in used])
     context.add_output_metadata({"rows": len(df)})
     return df
