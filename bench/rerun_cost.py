@@ -33,8 +33,8 @@ def evaluate_once(instance, resources) -> tuple[int, float]:
     """Materialise judge_report and checkpoint_scores for every partition; (model calls, seconds)."""
     calls, t0 = 0, time.perf_counter()
     for key, parts, counters in (
-        ("judge_report", judge_partitions, ("verdicts_computed",)),
-        ("checkpoint_scores", policy_judge_partitions, ("model_calls_total",)),
+        ("judge_report", judge_partitions, ("computed_now",)),
+        ("checkpoint_scores", policy_judge_partitions, ("computed_now",)),
     ):
         for pk in parts.get_partition_keys():
             res = materialize([*all_assets, *ALL_CHECKS], selection=[AssetKey(key)], partition_key=pk,

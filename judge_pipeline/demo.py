@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"judge_pipeline: materialising the {cfg.name!r} study into {DATA_DIR}")
     instance = default_instance()
     t0 = time.perf_counter()
-    timings = run_study(instance, stages=args.stage)
+    timings = run_study(instance, stages=args.stage).timings
     total = time.perf_counter() - t0
     print("\n" + summary())
     print("\nStage timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()) + f"; total {total:.0f}s")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import os
 import time
+from dataclasses import dataclass
 
 from dagster import (
     AssetKey, AssetSelection, DagsterInstance, materialize, DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SkipReason,
@@ -66,6 +67,13 @@ def new_checkpoint_sensor(context: SensorEvaluationContext):
 
 
 # ------------------------------------------------------------------ the whole study, stage by stage
+@dataclass
+class StudyRunReport:
+    timings: dict[str, float]  #: seconds per stage
+    model_calls: int  #: generations + verdicts computed (not found in the store)
+    trainings: int  #: judge or policy trainings run (inputs changed)
+
+
 #: (stage name, assets, partitions): `run_study` materialises them in this order, once per partition.
 STAGES: list[tuple[str, list[str], object]] = [
     ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
@@ -76,13 +84,17 @@ STAGES: list[tuple[str, list[str], object]] = [
 
 
 def run_study(instance: DagsterInstance | None = None, data_dir: str | None = None, wandb_mode: str | None = None,
-              stages: list[str] | None = None) -> dict[str, float]:
-    """Materialise every stage; returns seconds per stage. Raises if any run fails."""
+              stages: list[str] | None = None) -> StudyRunReport:
+    """Materialise every stage (raises if any run fails); report seconds per stage and what was computed.
+
+    Model calls (generations + verdicts) and trainings are both 0 when nothing changed since the last run.
+    """
     from judge_pipeline.checks import ALL_CHECKS
     from judge_pipeline.definitions import all_assets, build_resources  # definitions imports this module
 
     resources = build_resources(data_dir=data_dir, wandb_mode=wandb_mode)
     timings: dict[str, float] = {}
+    computed, trained = 0, 0
     for name, keys, partitions in STAGES:
         if stages and name not in stages:
             continue
@@ -95,8 +107,13 @@ def run_study(instance: DagsterInstance | None = None, data_dir: str | None = No
                 tags={"judge_pipeline/stage": name},
             )
             assert result.success
+            for event in result.get_asset_materialization_events():
+                meta = event.materialization.metadata
+                computed += int(meta["computed_now"].value) if "computed_now" in meta else 0
+                trained += int(bool(meta["trained_now"].value)) if "trained_now" in meta else 0
         timings[name] = time.perf_counter() - t0
-    return timings
+    print(f"\nThis run: {computed} model calls (generations + verdicts), {trained} trainings", flush=True)
+    return StudyRunReport(timings, computed, trained)
 
 
 def default_instance() -> DagsterInstance:

@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def study(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("study"))
     instance = DagsterInstance.ephemeral()
-    timings = run_study(instance, data_dir=data_dir, wandb_mode="offline")
-    return instance, data_dir, timings
+    report = run_study(instance, data_dir=data_dir, wandb_mode="offline")
+    assert report.model_calls > 0 and report.trainings == 2
+    return instance, data_dir, report
 
 
 def _table(data_dir, name):
@@ -74,8 +75,14 @@ def test_rematerialising_evaluation_makes_zero_model_calls(study):
                          resources=build_resources(data_dir=data_dir, wandb_mode="disabled"))
     assert result.success
     mat = result.asset_materializations_for_node("checkpoint_scores")[0]
-    assert mat.metadata["model_calls_total"].value == 0
+    assert mat.metadata["computed_now"].value == 0
     assert store.count_judgments() == before
+
+
+def test_second_full_run_computes_nothing(study):
+    instance, data_dir, _ = study
+    again = run_study(instance, data_dir=data_dir, wandb_mode="disabled")
+    assert again.model_calls == 0 and again.trainings == 0
 
 
 def test_wandb_offline_run_was_written(study):

@@ -78,7 +78,7 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
     context.add_output_metadata({
         "rows": len(df),
         "splits": md_table(df.group_by("split").len().sort("split")),
-        "model_calls": s1.computed + s2.computed,
+        "computed_now": s1.computed + s2.computed,
         "sample": md_table(df.select("prompt", "response_a", "response_b"), max_rows=3),
     })
     return df

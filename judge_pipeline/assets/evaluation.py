@@ -58,5 +58,5 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
                                       pl.col("gold_score").mean().alias("gold_mean"), pl.len().alias("n")).sort("step")
     context.log.info(f"model calls: {calls}")
     context.add_output_metadata({"per_step": md_table(summary), **{f"model_calls_{k}": v for k, v in calls.items()},
-                                 "model_calls_total": sum(calls.values())})
+                                 "computed_now": sum(calls.values())})
     return df

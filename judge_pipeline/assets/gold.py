@@ -51,7 +51,7 @@ def gold_labels(context: AssetExecutionContext, study: StudyResource, preference
         "pair_id", "position", "prompt_id", "prompt", "response", "split", "gold_score", "gold_trace", "pair_label", "store_key")
     context.add_output_metadata({
         "rows": len(df),
-        "verdicts_computed": stats.computed,
+        "computed_now": stats.computed,
         "verdicts_reused": stats.reused,
         "score_histogram": md_table(df.group_by("gold_score").len().sort("gold_score")),
         "ties": int(labels["pair_label"].null_count()),

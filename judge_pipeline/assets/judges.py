@@ -49,7 +49,8 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     target = study.judge_dir(variant)
     fingerprint = _training_fingerprint(base, rows, jcfg)
     marker = target / INPUTS_FILE
-    if marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+    trained_now = not (marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint)
+    if not trained_now:
         info = json.loads(marker.read_text())
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
@@ -62,7 +63,7 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
         "checkpoint_hash": checkpoint_hash(target), "n_train": len(rows), "train_loss": float(info["train_loss"]),
         "steps": int(info["steps"]), "train_seconds": float(info["seconds"]),
     }])
-    context.add_output_metadata({"checkpoint": str(target), "train_examples": len(rows),
+    context.add_output_metadata({"checkpoint": str(target), "train_examples": len(rows), "trained_now": trained_now,
                                  "train_loss": float(info["train_loss"]), "train_seconds": round(float(info["seconds"]), 1)})
     return df
 
@@ -110,5 +111,5 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
             plot = score_scatter(expected, gold, f"{name}: alpha={alpha:.2f}", study.plot_dir() / f"judge_{name}_scatter.png")
     df = pl.DataFrame(rows)
     context.add_output_metadata({"report": md_table(df), "scatter": md_plot(plot, "judge vs gold"),
-                                 "verdicts_computed": computed, "alpha": float(rows[0]["alpha"])})
+                                 "computed_now": computed, "alpha": float(rows[0]["alpha"])})
     return df

@@ -43,7 +43,8 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     fingerprint = content_key(policy=checkpoint_hash(base), judge=ckpt["checkpoint_hash"], prompts=prompts,
                               cfg=dataclasses.asdict(pcfg))
     manifest = run_dir / MANIFEST
-    if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fingerprint:
+    trained_now = not (manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fingerprint)
+    if not trained_now:
         info = json.loads(manifest.read_text())
         context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
     else:
@@ -75,5 +76,7 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
         "seconds_per_step": round(float(info["seconds_per_step"]), 2),
         "invalid_judge_outputs": int(info["invalid_judge_outputs"]),
         "rollout_verdicts": int(info["verdicts_computed"]),
+        "trained_now": trained_now,
+        "computed_now": int(info["verdicts_computed"]) if trained_now else 0,
     })
     return df
