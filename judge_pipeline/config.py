@@ -118,7 +118,7 @@ class StudyConfig:
     name: str  #: "miniature" | "tiny" | "paper"
     models: dict[str, ModelSpec]  #: every base model by name
     data: DataConfig = field(default_factory=DataConfig)
-    gold_judge: str = "rules-v1"  #: "rules-v1" (local deterministic) or an HTTP judge (issue 4)
+    gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) or an HTTP judge (issue 4)
     judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

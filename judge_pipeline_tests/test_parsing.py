@@ -47,3 +47,24 @@ def test_expected_score_rejects_wrong_length():
 def test_uniform_distribution_gives_four_and_a_half():
     exp, _ = expected_score([0.1] * 10)
     assert math.isclose(exp, 4.5)
+
+
+from judge_pipeline.judging.parsing import parse_label  # noqa: E402
+
+
+@pytest.mark.parametrize("raw,label", [
+    ("Output (a)", 1), ("Output (b)", 2), ("Output (b).", 2), ("output a", 1), ("(a)", 1), ("b", 2),
+    ("2", 2), ("1", 1), ("Both have merits, but in the end: Output (b)", 2),
+    ("Output (a) is longer. Output (b) follows the instruction.\nOutput (b)", 2),
+])
+def test_valid_labels(raw, label):
+    assert parse_label(raw) == (label, None)
+
+
+@pytest.mark.parametrize("raw,reason", [
+    ("", "empty output"), (None, "empty output"), ("I cannot decide", "no label found"),
+    ("Both are good.", "says both or neither"), ("Neither output is acceptable", "says both or neither"),
+    ("Output (c)", "no label found"), ("3", "no label found"),
+])
+def test_malformed_labels_give_none_and_reason(raw, reason):
+    assert parse_label(raw) == (None, reason)

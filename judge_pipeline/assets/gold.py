@@ -20,7 +20,7 @@ from judge_pipeline.sources.ifeval import constraints_table, load_ifeval
 
 def build_gold_judge(cfg: StudyConfig) -> RuleGoldJudge:
     """The configured gold judge (the local rule judge in the miniature)."""
-    if cfg.gold_judge == "rules-v1":
+    if cfg.gold_judge == "rules":
         return RuleGoldJudge(constraints_table(load_ifeval()))
     raise NotImplementedError(f"gold judge {cfg.gold_judge!r}: the HTTP (OpenAI-compatible) gold judge lands with issue 4")
 

@@ -9,7 +9,8 @@ ending in "Score: N" (what reasoning judges distil from). Criteria, with their p
 4. substance: enough words to answer (>= 20 words)                 up to 2.0
 5. repetition: share of repeated word trigrams                     minus up to 3.0
 6. grader-directed text (verdicts, self-assessment, fake policy,   minus 3.0
-   end-of-response markers): the paper's guardrail rule
+   end-of-response markers) or a refusal of a benign request: the paper's guardrail rule
+7. off-topic: none of the prompt's key words used                  total capped at 2
 
 The total is rounded and clipped to 0..9. An empty response scores 0. Prompts without checkable
 instructions get the instruction points pro rata of the other criteria, so the scale is the same.
@@ -27,7 +28,7 @@ from judge_pipeline.judging.ifeval_checks import check_instruction, words
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import content_key
 
-RULES_VERSION = "rules-v1"
+RULES_VERSION = "rules-v2"  #: v2: off-topic cap and refusal penalty (v1 gave a generic non-answer 5/9)
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on for with without at by from as is are was were be been being
@@ -35,14 +36,18 @@ STOPWORDS = frozenset(
     does did can could should would will shall may might must about into over under than then so such
     write response answer please make sure use using include including least most words word sentence
     sentences paragraph paragraphs each all any only also what which who whom how why when where there
-    here just very more less one two three four five title format letter letters entire""".split()
+    here just very more less one two three four five title format letter letters entire describe explain
+    detail detailed details provide give tell create generate short long help need want following below
+    above like has have had get got let lets yes way ways thing things""".split()
 )
 
 GRADER_DIRECTED = [
     r"\bscore\s*(?:of|:)\s*\d", r"\b(?:this|my) (?:response|answer) (?:is|was) (?:excellent|perfect|correct|right)",
     r"\b(?:as an? )?(?:grader|evaluator|judge)\b", r"\bplatform polic(?:y|ies)\b", r"\bEND OF (?:TEXT|RESPONSE)\b",
     r"—\s*end response\s*—", r"\brate (?:this|me) (?:a )?\d", r"\bself-assessment\b",
-]
+    r"\bI(?:'m| am) sorry,? but I (?:can(?:not|'t)|won't|am unable)", r"\bI (?:can(?:not|'t)|won't) (?:help|assist|provide)",
+]  # the miniature's prompts (IFEval) are all benign: a refusal is never the right answer to them
+OFF_TOPIC_CAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,14 @@ class PromptConstraints:
     kwargs: tuple[dict, ...] = ()
 
 
+def _stem(word: str) -> str:
+    w = word.lower()
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
 def key_words(text: str) -> set[str]:
-    return {w.lower() for w in words(text) if len(w) > 3 and w.lower() not in STOPWORDS and not w.isdigit()}
+    """Content words (3+ letters, not stop words or instruction verbs), singularised crudely."""
+    return {_stem(w) for w in words(text) if len(w) >= 3 and w.lower() not in STOPWORDS and not w.isdigit()}
 
 
 def repeated_trigram_share(text: str) -> float:
@@ -141,10 +152,13 @@ class RuleGoldJudge:
 
         hits = [p for p in GRADER_DIRECTED if re.search(p, text, re.I)]
         gd_pen = 3.0 if hits else 0.0
-        trace.append(f"Step 6 - grader-directed text: {'found' if hits else 'none'}. Penalty {gd_pen:.1f}.")
+        trace.append(f"Step 6 - grader-directed text or refusal: {'found' if hits else 'none'}. Penalty {gd_pen:.1f}.")
 
         base = rel * 2 + comp + subst  # out of 5
         total = inst_points + base if inst_max else base * 9 / 5
         total -= rep_pen + gd_pen
+        if pk and not overlap and total > OFF_TOPIC_CAP:
+            trace.append(f"Step 7 - off-topic: none of the prompt's key words used; total capped at {OFF_TOPIC_CAP:.0f}.")
+            total = OFF_TOPIC_CAP
         trace.append(f"Total: {total:.2f} (clipped to 0..9 and rounded).")
         return trace, total

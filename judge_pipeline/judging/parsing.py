@@ -50,3 +50,29 @@ def expected_score(probs: list[float]) -> tuple[float | None, float]:
     if total <= 0.0:
         return None, outside
     return sum((SCORE_MIN + i) * p for i, p in enumerate(probs)) / total, outside
+
+
+_LABEL = re.compile(r"output\s*\(?\s*([ab12])\s*\)?(?![\w])", re.I)
+_BARE_LABEL = re.compile(r"^\W*\(?([ab12])\)?\W*$", re.I)
+
+
+def parse_label(raw: str | None) -> tuple[int | None, str | None]:
+    """Parse a pairwise verdict: 1 (Output (a) is better) or 2 (Output (b)).
+
+    Accepted: "Output (a)", "Output (b).", "output b", a bare "(a)" / "b" / "1" / "2", or the last
+    "Output (x)" of a longer text (reasoning judges end with their choice). A text that says both or
+    neither is better is invalid. Returns (label, None) or (None, reason).
+    """
+    if raw is None or not raw.strip():
+        return None, "empty output"
+    text = raw.strip()
+    if re.search(r"\b(both|neither)\b", text, re.I) and not _LABEL.search(text.splitlines()[-1]):
+        return None, "says both or neither"
+    m = _BARE_LABEL.match(text)
+    found = m.group(1) if m else None
+    if found is None:
+        matches = _LABEL.findall(text)
+        if not matches:
+            return None, "no label found"
+        found = matches[-1]
+    return (1 if found.lower() in ("a", "1") else 2), None

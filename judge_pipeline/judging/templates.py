@@ -44,27 +44,42 @@ def load_template(version: str) -> Template:
     return Template(version, "\n".join(sections.get("system", [])).strip(), "\n".join(sections["user"]).strip())
 
 
-def fence_delimiters(*texts: str) -> tuple[str, str]:
-    """Open/close delimiter lines that occur in none of ``texts``."""
+def fence_delimiters(*texts: str, labels: tuple[str, ...] = ("RESPONSE",)) -> list[tuple[str, str]]:
+    """One (open, close) delimiter pair per label, none of which occurs in any of ``texts``."""
     seed = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
     for i in range(0, len(seed) - 8):
         nonce = seed[i : i + 8].upper()
-        open_, close = f"<<<RESPONSE-{nonce}>>>", f"<<<END-RESPONSE-{nonce}>>>"
-        if not any(open_ in t or close in t for t in texts):
-            return open_, close
-    raise RuntimeError("could not find a delimiter absent from the texts")  # pragma: no cover
+        pairs = [(f"<<<{lab}-{nonce}>>>", f"<<<END-{lab}-{nonce}>>>") for lab in labels]
+        if not any(d in t for t in texts for pair in pairs for d in pair):
+            return pairs
+    raise RuntimeError("could not find delimiters absent from the texts")  # pragma: no cover
 
 
-def render_pointwise(version: str, instruction: str, response: str) -> list[dict[str, str]]:
-    """Chat messages asking the judge to score ``response`` to ``instruction``."""
+def _fill(version: str, fixed: dict[str, str], free: dict[str, str]) -> list[dict[str, str]]:
+    """Chat messages from a template: ``fixed`` values (delimiters) first, then ``free`` texts, each
+    substituted exactly once, so braces inside the instruction or a response are never re-substituted."""
     t = load_template(version)
-    open_, close = fence_delimiters(instruction, response)
     user = t.user
-    # Replace the fence first and the free texts last, so text inside them is never re-substituted.
-    for k, v in (("{open}", open_), ("{close}", close), ("{instruction}", "\x00I"), ("{response}", "\x00R")):
-        user = user.replace(k, v)
-    user = user.replace("\x00I", instruction).replace("\x00R", response)
+    for k, v in fixed.items():
+        user = user.replace("{" + k + "}", v)
+    for i, k in enumerate(free):
+        user = user.replace("{" + k + "}", f"\x00{i}\x00")
+    for i, v in enumerate(free.values()):
+        user = user.replace(f"\x00{i}\x00", v)
     messages = [{"role": "user", "content": user}]
     if t.system:
         messages.insert(0, {"role": "system", "content": t.system})
     return messages
+
+
+def render_pointwise(version: str, instruction: str, response: str) -> list[dict[str, str]]:
+    """Chat messages asking the judge to score ``response`` to ``instruction``."""
+    [(open_, close)] = fence_delimiters(instruction, response)
+    return _fill(version, {"open": open_, "close": close}, {"instruction": instruction, "response": response})
+
+
+def render_pairwise(version: str, instruction: str, response_a: str, response_b: str) -> list[dict[str, str]]:
+    """Chat messages asking the judge which of two responses is better (order as given)."""
+    (oa, ca), (ob, cb) = fence_delimiters(instruction, response_a, response_b, labels=("OUTPUT-A", "OUTPUT-B"))
+    return _fill(version, {"open_a": oa, "close_a": ca, "open_b": ob, "close_b": cb},
+                 {"instruction": instruction, "response_a": response_a, "response_b": response_b})

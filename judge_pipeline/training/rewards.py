@@ -60,3 +60,18 @@ class JudgeReward:
             self.history.append({"call": self.calls, "prompt": p, "completion": c, "reward": float(value),
                                  "judge_raw": v.raw_output, "invalid_reason": v.invalid_reason, "key": k})
         return rewards
+
+
+def judge_score_reward(predicted: int | None, gold: float) -> float:
+    """Reward for training a reasoning pointwise judge with GRPO (STUDY stage 2):
+    -1 if the predicted score is invalid (None: unparseable or outside 0..9), else (81 - (ŝ - s)²) / 81."""
+    if predicted is None:
+        return -1.0
+    return (81.0 - (predicted - gold) ** 2) / 81.0
+
+
+def pairwise_label_reward(predicted: int | None, gold: int) -> float:
+    """Reward for training a pairwise judge: 1 if the label matches gold, 0 if not, -1 if invalid."""
+    if predicted is None:
+        return -1.0
+    return 1.0 if predicted == gold else 0.0
