@@ -1,8 +1,9 @@
-"""Filesystem helpers shared by model conversion and training."""
+"""Filesystem helpers: atomic checkpoint folders, and input fingerprints recorded beside outputs."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,3 +18,23 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     yield tmp
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+
+
+def reuse_if_unchanged(marker: Path, fingerprint: str) -> dict | None:
+    """The info recorded in ``marker`` (JSON) if it was written for ``fingerprint``, else None.
+
+    Training assets record the fingerprint of their inputs beside their output; an unchanged
+    fingerprint means the output can be reused instead of retrained.
+    """
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        if info.get("fingerprint") == fingerprint:
+            return info
+    return None
+
+
+def record_inputs(marker: Path, fingerprint: str, **info) -> dict:
+    """Write ``info`` with ``fingerprint`` to ``marker`` (after the output it describes is complete)."""
+    info = {"fingerprint": fingerprint, **info}
+    marker.write_text(json.dumps(info))
+    return info

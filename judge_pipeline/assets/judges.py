@@ -7,7 +7,6 @@ give new weights, hence a new fingerprint, hence every verdict of that judge rec
 
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model
+from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.metrics.agreement import invalid_rate, krippendorff_alpha_interval
@@ -49,15 +49,14 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     target = study.judge_dir(variant)
     fingerprint = _training_fingerprint(base, rows, jcfg)
     marker = target / INPUTS_FILE
-    trained_now = not (marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint)
+    info = reuse_if_unchanged(marker, fingerprint)
+    trained_now = info is None
     if not trained_now:
-        info = json.loads(marker.read_text())
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
         with tracker.run(f"judge-sft-{variant}", config={"variant": variant, **dataclasses.asdict(jcfg)}, job_type="judge_sft"):
             res = train_judge_sft(base, rows, jcfg, target, device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
-        info = {"fingerprint": fingerprint, "train_loss": res.train_loss, "steps": res.steps, "seconds": res.seconds}
-        marker.write_text(json.dumps(info))
+        info = record_inputs(marker, fingerprint, train_loss=res.train_loss, steps=res.steps, seconds=res.seconds)
     df = pl.DataFrame([{
         "judge_variant": variant, "base_model": jcfg.base_model, "path": str(target),
         "checkpoint_hash": checkpoint_hash(target), "n_train": len(rows), "train_loss": float(info["train_loss"]),

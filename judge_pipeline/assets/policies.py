@@ -7,7 +7,6 @@ through the store, so every rollout's verdict is kept. A run is repeated only wh
 
 
 import dataclasses
-import json
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, asset
@@ -16,6 +15,7 @@ from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model
+from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
 from judge_pipeline.store import content_key
@@ -43,9 +43,9 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     fingerprint = content_key(policy=checkpoint_hash(base), judge=ckpt["checkpoint_hash"], prompts=prompts,
                               cfg=dataclasses.asdict(pcfg))
     manifest = run_dir / MANIFEST
-    trained_now = not (manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") == fingerprint)
+    info = reuse_if_unchanged(manifest, fingerprint)
+    trained_now = info is None
     if not trained_now:
-        info = json.loads(manifest.read_text())
         context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
     else:
         judge = PointwiseLLMJudge(ckpt["path"], name=variant, template_version=cfg.judge(variant).template,
@@ -56,15 +56,14 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
             res = train_policy_grpo(base, prompts, [reward], pcfg, run_dir, device=cfg.device, report_to=tracker.report_to)
             log_table(run, "rollouts", pl.DataFrame(reward.history[-64:]))
         rewards_by_step = {int(h["step"]): h.get("reward") for h in res.log_history if "reward" in h}
-        info = {
-            "fingerprint": fingerprint,
-            "checkpoints": [[s, str(p)] for s, p in res.checkpoints],
-            "reward_by_step": rewards_by_step,
-            "seconds_per_step": res.seconds_per_step,
-            "invalid_judge_outputs": reward.invalid,
-            "verdicts_computed": reward.verdicts_computed,
-        }
-        manifest.write_text(json.dumps(info))
+        info = record_inputs(
+            manifest, fingerprint,
+            checkpoints=[[s, str(p)] for s, p in res.checkpoints],
+            reward_by_step=rewards_by_step,
+            seconds_per_step=res.seconds_per_step,
+            invalid_judge_outputs=reward.invalid,
+            verdicts_computed=reward.verdicts_computed,
+        )
     rewards = {int(k): v for k, v in info["reward_by_step"].items()}
     df = pl.DataFrame([
         {"policy": policy, "judge_variant": variant, "step": int(s), "path": p, "checkpoint_hash": checkpoint_hash(p),

@@ -13,6 +13,15 @@ _SCORE_LINE = re.compile(rf"score\s*(?:of the output)?\s*(?:is|:|=)?\s*\**\s*({_
 _BARE = re.compile(rf"^[^\w+\-]*({_NUMBER})\W*$")
 
 
+def _last_verdict(text: str, bare: re.Pattern, anywhere: re.Pattern) -> str | None:
+    """The verdict token: the whole text if it is just a verdict, else the last verdict phrase in it."""
+    m = bare.match(text)
+    if m:
+        return m.group(1)
+    matches = anywhere.findall(text)
+    return matches[-1] if matches else None
+
+
 def parse_score(raw: str | None) -> tuple[int | None, str | None]:
     """Parse an integer score 0..9 from a judge's output.
 
@@ -21,14 +30,9 @@ def parse_score(raw: str | None) -> tuple[int | None, str | None]:
     """
     if raw is None or not raw.strip():
         return None, "empty output"
-    text = raw.strip()
-    m = _BARE.match(text)
-    found = m.group(1) if m else None
+    found = _last_verdict(raw.strip(), _BARE, _SCORE_LINE)
     if found is None:
-        matches = _SCORE_LINE.findall(text)
-        if not matches:
-            return None, "no score found"
-        found = matches[-1]
+        return None, "no score found"
     if re.search(r"[.,]\d", found):
         return None, f"score {found!r} is not an integer"
     value = int(found)
@@ -68,11 +72,7 @@ def parse_label(raw: str | None) -> tuple[int | None, str | None]:
     text = raw.strip()
     if re.search(r"\b(both|neither)\b", text, re.I) and not _LABEL.search(text.splitlines()[-1]):
         return None, "says both or neither"
-    m = _BARE_LABEL.match(text)
-    found = m.group(1) if m else None
+    found = _last_verdict(text, _BARE_LABEL, _LABEL)
     if found is None:
-        matches = _LABEL.findall(text)
-        if not matches:
-            return None, "no label found"
-        found = matches[-1]
+        return None, "no label found"
     return (1 if found.lower() in ("a", "1") else 2), None
