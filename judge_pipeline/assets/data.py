@@ -21,17 +21,22 @@ from judge_pipeline.generation import generate_through_store
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.resources import StudyResource
 from judge_pipeline.sources.ifeval import load_ifeval
+from judge_pipeline.sources.tulu3 import load_tulu3
 
 
 def prompt_pools(cfg: StudyConfig) -> dict[str, list[dict]]:
     """Disjoint prompt pools: 'pairs', 'rl', 'policy_test' (deterministic in the seed)."""
     d: DataConfig = cfg.data
-    if d.prompt_source != "ifeval":
-        raise NotImplementedError(f"prompt source {d.prompt_source!r}: the Tulu 3 loader lands with issue 4")
-    rows = [r for r in load_ifeval() if d.max_prompt_chars is None or len(r["prompt"]) <= d.max_prompt_chars]
+    need = d.n_pair_prompts + d.n_rl_prompts + d.n_policy_test_prompts
+    if d.prompt_source == "ifeval":
+        rows = load_ifeval()
+    elif d.prompt_source == "tulu3":
+        rows = load_tulu3(limit=need * 2)
+    else:
+        raise ValueError(f"unknown prompt source {d.prompt_source!r} (ifeval | tulu3)")
+    rows = [r for r in rows if d.max_prompt_chars is None or len(r["prompt"]) <= d.max_prompt_chars]
     rng = random.Random(d.seed)
     rng.shuffle(rows)
-    need = d.n_pair_prompts + d.n_rl_prompts + d.n_policy_test_prompts
     if need > len(rows):
         raise ValueError(f"config {cfg.name!r} asks for {need} prompts, the source has {len(rows)}")
     a, b = d.n_pair_prompts, d.n_pair_prompts + d.n_rl_prompts
@@ -53,19 +58,28 @@ def assign_splits(n: int, fractions: tuple[float, float, float], seed: int) -> l
 
 @asset(group_name="data", dagster_type=table_type(schemas.PreferencePairs))
 def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl.DataFrame:
-    """Prompts with two responses from the small base model, split judge-train / judge-val / judge-test."""
+    """Prompts with two responses, split judge-train / judge-val / judge-test.
+
+    The source's own responses where it has them (Tulu 3, paper); else two from the small base model.
+    """
     cfg = study.cfg
     pool = prompt_pools(cfg)["pairs"]
-    base = str(materialize_base_model(cfg.models[cfg.policy.policy_model]))
-    prompts = [r["prompt"] for r in pool]
-    store = study.store()
-    max_new = cfg.data.response_max_new_tokens
-    bs = cfg.eval.generation_batch_size
-    greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run.run_id,
-                                        device=cfg.device, batch_size=bs)
-    sampled, s2 = generate_through_store(base, prompts, store, max(8, max_new // 2), temperature=1.0, sample_index=1,
-                                         run_id=context.run.run_id, device=cfg.device, batch_size=bs)
-    context.log.info(f"generated {s1.computed + s2.computed} responses, reused {s1.reused + s2.reused}")
+    computed = 0
+    if pool and all("response_a" in r for r in pool):
+        greedy = [{"completion": r["response_a"], "finished": True} for r in pool]
+        sampled = [{"completion": r["response_b"], "finished": True} for r in pool]
+    else:
+        base = str(materialize_base_model(cfg.models[cfg.policy.policy_model]))
+        prompts = [r["prompt"] for r in pool]
+        store = study.store()
+        max_new = cfg.data.response_max_new_tokens
+        bs = cfg.eval.generation_batch_size
+        greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run.run_id,
+                                            device=cfg.device, batch_size=bs)
+        sampled, s2 = generate_through_store(base, prompts, store, max(8, max_new // 2), temperature=1.0,
+                                             sample_index=1, run_id=context.run.run_id, device=cfg.device, batch_size=bs)
+        computed = s1.computed + s2.computed
+        context.log.info(f"generated {computed} responses, reused {s1.reused + s2.reused}")
     splits = assign_splits(len(pool), cfg.data.split_fractions, cfg.data.seed)
     rng = random.Random(cfg.data.seed + 2)
     rows = []
@@ -78,7 +92,7 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
     context.add_output_metadata({
         "rows": len(df),
         "splits": md_table(df.group_by("split").len().sort("split")),
-        "computed_now": s1.computed + s2.computed,
+        "computed_now": computed,
         "sample": md_table(df.select("prompt", "response_a", "response_b"), max_rows=3),
     })
     return df
