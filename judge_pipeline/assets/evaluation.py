@@ -9,11 +9,11 @@ from dagster import AssetExecutionContext, AssetIn, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.gold import build_gold_judge
+from judge_pipeline.assets.judges import build_training_judge
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
 from judge_pipeline.generation import generate_through_store
 from judge_pipeline.judging.cached import judge_through_store
-from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.resources import StudyResource
 
 
@@ -27,7 +27,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     policy, variant = policy_and_judge(context)
     store = study.store()
     ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
-    proxy = PointwiseLLMJudge(ckpt["path"], name=variant, template_version=cfg.judge(variant).template, device=cfg.device)
+    proxy = build_training_judge(cfg, variant, ckpt["path"])
     gold = build_gold_judge(cfg)
     prompts = policy_test_prompts["prompt"].to_list()
     ids = policy_test_prompts["prompt_id"].to_list()

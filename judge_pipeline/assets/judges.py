@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model
+from judge_pipeline.config import StudyConfig
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
@@ -29,6 +30,11 @@ from judge_pipeline.store.keys import checkpoint_hash
 from judge_pipeline.training.judge_sft import train_judge_sft
 
 INPUTS_FILE = "training_inputs.json"
+
+
+def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str) -> PointwiseLLMJudge:
+    """The trained judge of ``variant`` at ``checkpoint``, as every asset that scores with it builds it."""
+    return PointwiseLLMJudge(checkpoint, name=variant, template_version=cfg.judge(variant).template, device=cfg.device)
 
 
 def _training_fingerprint(base: Path, rows: list[dict], jcfg) -> str:
@@ -88,7 +94,7 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
     gold = test["gold_score"].to_list()
     jcfg = cfg.judge(variant)
     judges = {
-        variant: PointwiseLLMJudge(ckpt["path"], name=variant, template_version=jcfg.template, device=cfg.device),
+        variant: build_training_judge(cfg, variant, ckpt["path"]),
         f"{jcfg.base_model}-untuned": PointwiseLLMJudge(materialize_base_model(cfg.models[jcfg.base_model]),
                                                         name=f"{jcfg.base_model}-untuned", role="external",
                                                         template_version=jcfg.template, device=cfg.device),

@@ -12,11 +12,11 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, asset
 
 from judge_pipeline import schemas
+from judge_pipeline.assets.judges import build_training_judge
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
-from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
 from judge_pipeline.store import content_key
 from judge_pipeline.store.keys import checkpoint_hash
@@ -48,8 +48,7 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     if not trained_now:
         context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
     else:
-        judge = PointwiseLLMJudge(ckpt["path"], name=variant, template_version=cfg.judge(variant).template,
-                                  device=cfg.device)
+        judge = build_training_judge(cfg, variant, ckpt["path"])
         reward = JudgeReward(judge, study.store(), invalid_reward=pcfg.invalid_reward, run_id=context.run.run_id)
         with tracker.run(f"grpo-{policy}-{variant}", config={"policy": policy, "judge": variant,
                                                               **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
