@@ -7,7 +7,6 @@ schema fails the step that produced it, and the UI shows the columns.
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 SPLITS = ["judge_train", "judge_val", "judge_test"]
 
@@ -106,7 +105,3 @@ class Overoptimization(pa.DataFrameModel):
     gold_high: float = pa.Field(nullable=True)
     gap: float = pa.Field(nullable=True)  #: proxy_mean - gold_mean
 
-
-def empty(model: type[pa.DataFrameModel]) -> pl.DataFrame:
-    """An empty frame with the model's columns (for assets with nothing to report)."""
-    return pl.DataFrame(schema={name: col.dtype.type for name, col in model.to_schema().columns.items()})
