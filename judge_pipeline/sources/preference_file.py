@@ -1,7 +1,8 @@
 """User preference files: JSONL or Parquet with prompt, response_a, response_b, label (1 or 2).
 
 Malformed input fails with an error naming the file and the line (JSONL) or row (Parquet).
-Optional columns: ``annotator_labels`` (list of 1/2 labels from individual annotators).
+Optional columns: ``annotator_labels`` (list of labels from individual annotators: 1, 2, or
+null for a tie / unusable judgment). :func:`annotator_labels` returns them per row.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def _validate(row: object, where: str) -> dict:
     out["label"] = int(label)
     if "annotator_labels" in row and row["annotator_labels"] is not None:
         labels = row["annotator_labels"]
-        if not isinstance(labels, list) or any(x not in (1, 2) for x in labels):
-            raise PreferenceFileError(f"{where}: annotator_labels must be a list of 1/2, got {labels!r}")
-        out["annotator_labels"] = labels
+        if not isinstance(labels, list) or any(x is not None and (isinstance(x, bool) or x not in (1, 2))
+                                               for x in labels):
+            raise PreferenceFileError(
+                f"{where}: annotator_labels must be a list of 1/2 (null = tie/unusable), got {labels!r}")
+        out["annotator_labels"] = [None if x is None else int(x) for x in labels]
     return out
 
 
@@ -64,3 +67,12 @@ def load_preference_file(path: str | Path) -> list[dict]:
     if not rows:
         raise PreferenceFileError(f"{path}: no rows")
     return rows
+
+
+def annotator_labels(rows: list[dict]) -> list[list[int | None]]:
+    """Per-row list of individual annotators' labels (1, 2, or None = tie/unusable), in row order.
+
+    A row without ``annotator_labels`` gives an empty list (its ``label`` is not repeated here:
+    only individual judgments count towards human-human agreement).
+    """
+    return [list(r.get("annotator_labels") or []) for r in rows]
