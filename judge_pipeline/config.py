@@ -2,8 +2,10 @@
 
 `miniature()` is the CPU default (minutes, small models shipped in PyPI packages);
 `paper()` restates ../shared/STUDY.md for a GPU cluster. Pick one with the environment
-variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``paper`` | ``tiny``); ``tiny`` is the
-smallest setting of the miniature, used by the end-to-end test.
+variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_full`` | ``paper`` | ``tiny``);
+``miniature_full`` trains every judge variant of the study (`make demo-full`), ``tiny`` is the
+smallest setting of the miniature, used by the end-to-end test. ``JUDGE_PIPELINE_PREFERENCE_FILES``
+(paths separated by ``:``) adds user preference files to every judge's report.
 
 Every field is documented where it is declared. Switching size is configuration, not code:
 the same assets, store and reports run for all of them.
@@ -66,10 +68,34 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class JudgeTrainConfig:
-    """Training of one judge variant (STUDY stage 2)."""
+class JudgeGRPOConfig:
+    """The GRPO stage of a reasoning judge (STUDY stage 2): reward -1 for an invalid verdict, else
+    (81 - (ŝ - s)²)/81 for pointwise judges and 1 / 0 for a right / wrong pairwise label."""
 
-    variant: str = "nonreasoning"  #: partition key; later issues add reasoning, pairwise, ...
+    steps: int = 0  #: GRPO steps; 0 = no GRPO stage
+    learning_rate: float = 1e-5  #: paper: 1e-6
+    num_generations: int = 4  #: rollouts (verdicts) per training item (paper: 8)
+    items_per_step: int = 2  #: training items (judge prompts) per optimisation step
+    temperature: float = 1.0  #: rollout sampling temperature
+    max_completion_length: int = 160  #: trace + verdict length cap (tokens)
+    epsilon_low: float = 0.2  #: clip range below (paper: 0.2)
+    epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
+    kl_beta: float = 0.0  #: KL penalty (paper: none)
+
+
+JUDGE_KINDS = ("pointwise", "pairwise", "reward_model")
+
+
+@dataclass(frozen=True)
+class JudgeTrainConfig:
+    """Training of one judge variant (STUDY stage 2). One variant = one partition of `judge_checkpoint`."""
+
+    variant: str = "nonreasoning"  #: partition key
+    kind: str = "pointwise"  #: "pointwise" (score 0-9) | "pairwise" (label 1|2) | "reward_model" (Bradley-Terry scalar)
+    reasoning: bool = False  #: the judge writes a trace before its verdict (SFT target = gold trace + verdict)
+    rubric: bool = False  #: the gold judge's instruction-specific rubric goes into the judge's prompt
+    sft: bool = True  #: run the SFT stage (False + grpo.steps > 0 = the RL-only judge, GRPO from the base)
+    grpo: JudgeGRPOConfig = field(default_factory=JudgeGRPOConfig)  #: the GRPO stage (reasoning judges)
     base_model: str = "smollm2-135m"  #: ModelSpec.name of the starting point
     template: str = "pointwise_compact_v1"  #: prompt template file (judging/templates/<name>.txt)
     learning_rate: float = 1e-4  #: SFT learning rate (paper: 1e-5 at batch 128)
@@ -78,6 +104,18 @@ class JudgeTrainConfig:
     batch_size: int = 8  #: per-device batch size
     warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
     max_length: int = 384  #: truncate longer examples (tokens; the start of the prompt goes first)
+    max_new_tokens: int = 8  #: verdict length cap at inference (reasoning judges: trace + verdict)
+    trace: str = "full"  #: reasoning judges' SFT trace: "full" gold trace or "condensed" one-line form (CPU cost)
+
+    def __post_init__(self) -> None:
+        if self.kind not in JUDGE_KINDS:
+            raise ValueError(f"judge {self.variant!r}: kind {self.kind!r} is not one of {JUDGE_KINDS}")
+        if not self.sft and self.grpo.steps <= 0:
+            raise ValueError(f"judge {self.variant!r}: with sft=False it needs grpo.steps > 0 (nothing would train)")
+        if self.trace not in ("full", "condensed"):
+            raise ValueError(f"judge {self.variant!r}: trace must be 'full' or 'condensed', got {self.trace!r}")
+        if self.kind == "reward_model" and (self.reasoning or self.grpo.steps):
+            raise ValueError(f"judge {self.variant!r}: a reward model has no trace and no GRPO stage")
 
 
 @dataclass(frozen=True)
@@ -109,17 +147,22 @@ class EvalConfig:
     bootstrap_resamples: int = 1000  #: bootstrap resamples for confidence intervals
     ci_level: float = 0.95  #: confidence level of the intervals
     judge_batch_size: int = 16  #: verdicts computed (and committed to the store) per batch
+    human_pairs_per_set: int | None = 24  #: pairs judged per human-labelled set (LLMBar, MT-Bench); None = all
+    canary_prompts: int = 4  #: judge-test prompts each canary is tried on (against the prompt's best real response)
+    preference_files: tuple[str, ...] = ()  #: user preference files (JSONL/Parquet) every judge is reported on
+    report_untuned_base: bool = True  #: also report each variant's untrained base model on judge-test (reference)
 
 
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study: data, gold judge, judge variants, policies, evaluation."""
 
-    name: str  #: "miniature" | "tiny" | "paper"
+    name: str  #: "miniature" | "miniature_full" | "tiny" | "paper"
     models: dict[str, ModelSpec]  #: every base model by name
     data: DataConfig = field(default_factory=DataConfig)
     gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) or an HTTP judge (issue 4)
     judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
+    policy_judges: tuple[str, ...] | None = None  #: variants a policy is trained against; None = every pointwise one
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "cpu"  #: "cpu" or "cuda"
@@ -128,6 +171,15 @@ class StudyConfig:
     @property
     def judge_variants(self) -> list[str]:
         return [j.variant for j in self.judges]
+
+    @property
+    def policy_judge_variants(self) -> list[str]:
+        if self.policy_judges is not None:
+            unknown = [v for v in self.policy_judges if v not in self.judge_variants]
+            if unknown:
+                raise ValueError(f"policy_judges {unknown} are not judge variants of {self.name!r}: {self.judge_variants}")
+            return list(self.policy_judges)
+        return [j.variant for j in self.judges if j.kind == "pointwise"]
 
     @property
     def policies(self) -> list[str]:
@@ -140,9 +192,43 @@ class StudyConfig:
         raise KeyError(f"no judge variant {variant!r} in config {self.name!r}: {self.judge_variants}")
 
 
+def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
+    """The miniature's judge variants: non-reasoning and reasoning pointwise by default; ``full`` adds the
+    rubric, RL-only, pairwise (non-reasoning and reasoning) judges and the Bradley-Terry reward model.
+
+    Reasoning judges learn the *condensed* gold trace (one line, ~45 tokens instead of ~130): on a CPU
+    every trace token is paid at training and at every verdict.
+    """
+    grpo = JudgeGRPOConfig(steps=4, learning_rate=1e-5, num_generations=4, items_per_step=2, max_completion_length=64)
+    judges = [
+        JudgeTrainConfig(variant="nonreasoning"),
+        JudgeTrainConfig(variant="reasoning", reasoning=True, trace="condensed", template="pointwise_reasoning_compact_v1",
+                         grpo=grpo, max_new_tokens=64, max_length=448),
+    ]
+    if full:
+        judges += [
+            JudgeTrainConfig(variant="rubric", rubric=True, template="pointwise_rubric_compact_v1", max_length=448),
+            JudgeTrainConfig(variant="rl_only", reasoning=True, trace="condensed", sft=False,
+                             template="pointwise_reasoning_compact_v1", grpo=grpo, max_new_tokens=64),
+            JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_compact_v1", max_length=512),
+            JudgeTrainConfig(variant="pairwise_reasoning", kind="pairwise", reasoning=True, trace="condensed",
+                             template="pairwise_reasoning_compact_v1", grpo=dataclasses.replace(grpo, max_completion_length=112),
+                             max_new_tokens=112, max_length=640),
+            JudgeTrainConfig(variant="bt_reward_model", kind="reward_model", template="chat", max_length=256),
+        ]
+    return tuple(judges)
+
+
 def miniature() -> StudyConfig:
-    """The CPU default: finishes in minutes on 2 cores."""
-    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2})
+    """The CPU default: finishes in minutes on 2 cores (`make demo`)."""
+    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2}, judges=miniature_judges(full=False))
+
+
+def miniature_full() -> StudyConfig:
+    """The miniature with every judge variant of the study (`make demo-full`); policies still train against the
+    two pointwise judges of the default miniature."""
+    return dataclasses.replace(miniature(), name="miniature_full", judges=miniature_judges(full=True),
+                               policy_judges=("nonreasoning", "reasoning"))
 
 
 def tiny() -> StudyConfig:
@@ -152,9 +238,33 @@ def tiny() -> StudyConfig:
         base,
         name="tiny",
         data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
-        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
+        judges=(
+            JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),
+            JudgeTrainConfig(variant="reasoning", reasoning=True, trace="condensed", template="pointwise_reasoning_compact_v1",
+                             batch_size=4, max_length=320, warmup_ratio=0.0, max_new_tokens=48,
+                             grpo=JudgeGRPOConfig(steps=1, num_generations=2, items_per_step=1, max_completion_length=48)),
+        ),
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
-        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200),
+        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=4, canary_prompts=2),
+    )
+
+
+def paper_judges(base: str = "qwen3-8b") -> tuple[JudgeTrainConfig, ...]:
+    """Every judge variant at the paper's hyper-parameters (STUDY stage 2): SFT lr 1e-5 at batch 128,
+    GRPO lr 1e-6 with 8 rollouts, clip 0.2/0.3, no KL; the full gold trace for reasoning judges."""
+    sft = dict(base_model=base, learning_rate=1e-5, epochs=2.0, batch_size=128, max_length=8192, train_top_layers=None)
+    grpo = JudgeGRPOConfig(steps=300, learning_rate=1e-6, num_generations=8, items_per_step=64, max_completion_length=4096)
+    return (
+        JudgeTrainConfig(variant="nonreasoning", template="pointwise_v1", **sft),
+        JudgeTrainConfig(variant="reasoning", reasoning=True, template="pointwise_reasoning_compact_v1", grpo=grpo,
+                         max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="rubric", rubric=True, template="pointwise_rubric_compact_v1", **sft),
+        JudgeTrainConfig(variant="rl_only", reasoning=True, sft=False, template="pointwise_reasoning_compact_v1", grpo=grpo,
+                         max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_v1", **sft),
+        JudgeTrainConfig(variant="pairwise_reasoning", kind="pairwise", reasoning=True, template="pairwise_reasoning_compact_v1",
+                         grpo=grpo, max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="bt_reward_model", kind="reward_model", template="chat", **sft),
     )
 
 
@@ -183,12 +293,8 @@ def paper() -> StudyConfig:
             response_max_new_tokens=2048,
         ),
         gold_judge="gpt-oss-120b",
-        judges=(
-            JudgeTrainConfig(
-                variant="nonreasoning", base_model="qwen3-8b", template="pointwise_v1", learning_rate=1e-5,
-                epochs=2.0, batch_size=128, max_length=8192, train_top_layers=None,
-            ),
-        ),
+        judges=paper_judges(),
+        policy_judges=("nonreasoning", "reasoning"),
         policy=PolicyTrainConfig(
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
             num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
@@ -198,7 +304,7 @@ def paper() -> StudyConfig:
     )
 
 
-CONFIGS = {"miniature": miniature, "tiny": tiny, "paper": paper}
+CONFIGS = {"miniature": miniature, "miniature_full": miniature_full, "tiny": tiny, "paper": paper}
 
 
 def load_config(name: str | None = None) -> StudyConfig:
@@ -206,7 +312,11 @@ def load_config(name: str | None = None) -> StudyConfig:
     name = name or os.environ.get("JUDGE_PIPELINE_CONFIG", "miniature")
     if name not in CONFIGS:
         raise ValueError(f"JUDGE_PIPELINE_CONFIG={name!r} is not one of {sorted(CONFIGS)}")
-    return CONFIGS[name]()
+    cfg = CONFIGS[name]()
+    extra = [f for f in os.environ.get("JUDGE_PIPELINE_PREFERENCE_FILES", "").split(os.pathsep) if f]
+    if extra:  # user preference files every judge is reported on, without editing a config
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, preference_files=cfg.eval.preference_files + tuple(extra)))
+    return cfg
 
 
 def store_path() -> Path:

@@ -13,8 +13,12 @@ import os
 import sys
 import time
 
+import polars as pl
+
 from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.jobs import default_instance, run_study
+from judge_pipeline.judging.report import comparison_tables
+
 
 def summary(data_dir: str | None = None) -> str:
     """A short text summary of the results, read back from the warehouse."""
@@ -24,15 +28,17 @@ def summary(data_dir: str | None = None) -> str:
     root = data_dir or str(DATA_DIR)
     con = duckdb.connect(os.path.join(root, "warehouse.duckdb"), read_only=True)
     try:
-        rep = con.execute(f"SELECT judge, round(alpha, 3), round(alpha_low, 3), round(alpha_high, 3), invalid_rate "
-                          f"FROM {cfg.name}.judge_report").fetchall()
+        report = con.execute(f"SELECT * FROM {cfg.name}.judge_comparison").pl()
         over = con.execute(f"SELECT policy, judge_variant, step, round(proxy_mean, 2), round(gold_mean, 2), "
                            f"round(gold_low, 2), round(gold_high, 2) FROM {cfg.name}.overoptimization "
                            f"ORDER BY policy, judge_variant, step").fetchall()
     finally:
         con.close()
-    lines = ["Judge vs gold on judge-test (Krippendorff alpha, interval, 95% CI):"]
-    lines += [f"  {j:28s} alpha {a} [{lo}, {hi}]  invalid {inv:.0%}" for j, a, lo, hi, inv in rep]
+    main, canary = comparison_tables(report)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=40, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        lines = ["Judges (alpha vs gold on judge-test; pair accuracy vs gold / humans; 95% CI):", str(main),
+                 "Canaries (win rate against the best real response; score for pointwise judges):", str(canary)]
     lines.append("Proxy (training judge) vs gold, mean score on policy-test prompts:")
     lines += [f"  {p} x {j} step {s:4d}: proxy {pm}  gold {gm} [{lo}, {hi}]" for p, j, s, pm, gm, lo, hi in over]
     return "\n".join(lines)

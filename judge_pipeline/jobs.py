@@ -78,6 +78,7 @@ class StudyRunReport:
 STAGES: list[tuple[str, list[str], object]] = [
     ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
     ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
+    ("judge comparison", ["judge_comparison"], None),
     ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores"], policy_judge_partitions),
     ("analysis", ["overoptimization", "judge_disagreement"], None),
 ]

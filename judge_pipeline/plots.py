@@ -37,17 +37,30 @@ def overoptimization_plot(df: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def score_scatter(judge: list[float], gold: list[float], title: str, path: Path) -> Path:
-    """Judge expected score vs gold score, one point per held-out example."""
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.scatter(gold, judge, alpha=0.6, s=18)
-    ax.plot([0, 9], [0, 9], color="grey", lw=1, ls="--")
-    ax.set_xlabel("gold score")
-    ax.set_ylabel("judge expected score")
-    ax.set_xlim(-0.5, 9.5)
-    ax.set_ylim(-0.5, 9.5)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+def judge_comparison_plot(report: pl.DataFrame, path: Path) -> Path:
+    """Pair accuracy (with CI) of every judge on every evaluation set that has one; 0.5 = chance."""
+    acc = report.filter((pl.col("metric") == "accuracy") & pl.col("value").is_not_null())
+    sets = sorted(acc["eval_set"].unique().to_list())
+    judges = sorted(acc["judge"].unique().to_list())
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(sets) * max(1, len(judges)) ** 0.5), 4.5))
+    width = 0.8 / max(1, len(judges))
+    for j, judge in enumerate(judges):
+        xs, ys, err = [], [], [[], []]
+        for i, s in enumerate(sets):
+            row = acc.filter((pl.col("judge") == judge) & (pl.col("eval_set") == s))
+            if len(row):
+                v, lo, hi = row.row(0, named=True)["value"], row["low"][0], row["high"][0]
+                xs.append(i + (j - (len(judges) - 1) / 2) * width)
+                ys.append(v)
+                err[0].append(v - lo if lo is not None else 0.0)
+                err[1].append(hi - v if hi is not None else 0.0)
+        ax.bar(xs, ys, width, yerr=err, capsize=2, label=judge)
+    ax.axhline(0.5, color="grey", ls="--", lw=1)
+    ax.set_xticks(range(len(sets)), sets, rotation=15, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("pair accuracy (95% CI)")
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -48,26 +48,28 @@ class GoldLabels(pa.DataFrameModel):
 
 class JudgeCheckpoints(pa.DataFrameModel):
     judge_variant: str
+    kind: str = pa.Field(isin=["pointwise", "pairwise", "reward_model"])
+    stages: str  #: training stages run, e.g. "sft", "sft+grpo", "grpo", "bt"
     base_model: str
     path: str
     checkpoint_hash: str
-    n_train: int = pa.Field(gt=0)
-    train_loss: float
-    steps: int = pa.Field(ge=0)
+    n_train: int = pa.Field(gt=0)  #: training examples (SFT / preference pairs; GRPO prompts if RL-only)
+    train_loss: float  #: of the last stage
+    steps: int = pa.Field(ge=0)  #: optimisation steps over all stages
     train_seconds: float = pa.Field(ge=0)
 
 
 class JudgeReport(pa.DataFrameModel):
-    judge_variant: str
-    judge: str  #: the trained judge, or its untrained base for reference
-    eval_set: str
-    n: int = pa.Field(ge=0)
-    alpha: float = pa.Field(nullable=True)  #: Krippendorff alpha (interval), expected score vs gold
-    alpha_parsed: float = pa.Field(nullable=True)  #: same, with the parsed (greedy) score; invalid = missing
-    alpha_low: float = pa.Field(nullable=True)
-    alpha_high: float = pa.Field(nullable=True)
-    invalid_rate: float = pa.Field(ge=0, le=1)
-    mean_abs_error: float = pa.Field(nullable=True, ge=0)
+    """Long format: one metric of one judge on one evaluation set (with its bootstrap CI where there is one)."""
+
+    judge_variant: str  #: the variant this row belongs to ("gold" for the gold judge's reference rows)
+    judge: str  #: the judge scored: the trained variant, its untrained base, or the gold judge
+    eval_set: str  #: judge_test, judge_test_pairs, llmbar_natural, llmbar_adversarial, mtbench_human, user:<file>, canary:<name>
+    metric: str  #: alpha, alpha_parsed, accuracy, position_consistency, flip_rate, invalid_rate, tokens_per_verdict, ...
+    value: float = pa.Field(nullable=True)
+    low: float = pa.Field(nullable=True)
+    high: float = pa.Field(nullable=True)
+    n: int = pa.Field(ge=0)  #: items (responses or pairs) behind the value
 
 
 class PolicyCheckpoints(pa.DataFrameModel):

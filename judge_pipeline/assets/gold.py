@@ -11,19 +11,9 @@ from dagster import AssetExecutionContext, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_table, table_type
-from judge_pipeline.config import StudyConfig
 from judge_pipeline.judging.cached import judge_through_store
-from judge_pipeline.judging.gold_rules import RuleGoldJudge
+from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.resources import StudyResource
-from judge_pipeline.sources.ifeval import constraints_table, load_ifeval
-
-
-def build_gold_judge(cfg: StudyConfig) -> RuleGoldJudge:
-    """The configured gold judge (the local rule judge in the miniature)."""
-    if cfg.gold_judge == "rules":
-        return RuleGoldJudge(constraints_table(load_ifeval()))
-    raise ValueError(f"gold judge {cfg.gold_judge!r} is not available in this version: only 'rules' is; "
-                     "the OpenAI-compatible LLM gold judge (gpt-oss-120b for the paper configuration) is issue 4")
 
 
 @asset(group_name="gold", dagster_type=table_type(schemas.GoldLabels))

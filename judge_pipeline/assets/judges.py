@@ -1,120 +1,188 @@
-"""Stage 2: trained judges (one partition per variant) and their report against gold.
+"""Stage 2: trained judges (one partition per variant), their report, and the comparison across variants.
 
 A judge checkpoint is retrained only when what determines it changed (base weights, training rows,
 hyper-parameters): the fingerprint of those inputs is kept beside the checkpoint. Retraining would
 give new weights, hence a new fingerprint, hence every verdict of that judge recomputed.
+
+Training per variant kind (`config.JudgeTrainConfig`):
+- pointwise / pairwise: SFT on the gold verdict (with the gold trace for reasoning judges), then GRPO
+  against the gold verdict when ``grpo.steps > 0``; the RL-only judge skips SFT;
+- reward_model: Bradley–Terry training on the gold-labelled pairs (TRL RewardTrainer).
 """
 
 
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import polars as pl
-from dagster import AssetExecutionContext, asset
+from dagster import AssetExecutionContext, AutomationCondition, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.config import StudyConfig
+from judge_pipeline.config import JudgeTrainConfig, StudyConfig
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
-from judge_pipeline.judging.cached import judge_through_store
-from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
-from judge_pipeline.metrics.agreement import invalid_rate, krippendorff_alpha_interval
-from judge_pipeline.metrics.bootstrap import bootstrap_ci
-from judge_pipeline.plots import score_scatter
+from judge_pipeline.judging.builders import build_gold_judge, build_training_judge
+from judge_pipeline.judging.canaries import canary_cases
+from judge_pipeline.judging.report import JudgeEvaluator, comparison_tables
+from judge_pipeline.plots import judge_comparison_plot
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
+from judge_pipeline.sources.eval_sets import human_eval_sets
 from judge_pipeline.store import content_key
 from judge_pipeline.store.keys import checkpoint_hash
+from judge_pipeline.training.judge_data import grpo_examples, preference_examples, sft_examples
+from judge_pipeline.training.judge_grpo import train_judge_grpo
 from judge_pipeline.training.judge_sft import train_judge_sft
+from judge_pipeline.training.reward_model import train_reward_model
 
 INPUTS_FILE = "training_inputs.json"
 
 
-def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str) -> PointwiseLLMJudge:
-    """The trained judge of ``variant`` at ``checkpoint``, as every asset that scores with it builds it."""
-    return PointwiseLLMJudge(checkpoint, name=variant, template_version=cfg.judge(variant).template, device=cfg.device)
+def _training_fingerprint(base: Path, rows: list[dict], jcfg: JudgeTrainConfig, rubric_version: str) -> str:
+    return content_key(base=checkpoint_hash(base), rows=rows, cfg=dataclasses.asdict(jcfg), rubric=rubric_version)
 
 
-def _training_fingerprint(base: Path, rows: list[dict], jcfg) -> str:
-    return content_key(base=checkpoint_hash(base), rows=rows, cfg=dataclasses.asdict(jcfg))
+def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, rows: list[dict], target: Path,
+                  tracker: TrackerResource) -> dict:
+    """Run every training stage of one variant; the final checkpoint lands at ``target``. Returns the
+    facts recorded beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts)."""
+    kw = dict(device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
+    run_cfg = {"variant": jcfg.variant, **dataclasses.asdict(jcfg)}
+    if jcfg.kind == "reward_model":
+        examples = preference_examples(rows)
+        with tracker.run(f"judge-bt-{jcfg.variant}", config=run_cfg, job_type="judge_reward_model"):
+            res = train_reward_model(base, examples, jcfg, target, **kw)
+        return {"stages": "bt", "n_train": len(examples), "train_loss": res.train_loss, "steps": res.steps,
+                "seconds": res.seconds}
+    rubric_fn = build_gold_judge(cfg).rubric if jcfg.rubric else None
+    stages, start, steps, seconds, loss, n_train, extra = [], base, 0, 0.0, float("nan"), 0, {}
+    if jcfg.sft:
+        examples = sft_examples(rows, jcfg, rubric_fn)
+        out = target if jcfg.grpo.steps == 0 else target.with_name(target.name + ".sft")
+        with tracker.run(f"judge-sft-{jcfg.variant}", config=run_cfg, job_type="judge_sft"):
+            res = train_judge_sft(base, examples, jcfg, out, **kw)
+        stages.append("sft")
+        start, steps, seconds, loss, n_train = out, steps + res.steps, seconds + res.seconds, res.train_loss, len(examples)
+    if jcfg.grpo.steps > 0:
+        examples = grpo_examples(rows, jcfg, rubric_fn)
+        with tracker.run(f"judge-grpo-{jcfg.variant}", config=run_cfg, job_type="judge_grpo"):
+            res, reward = train_judge_grpo(start, examples, jcfg, target, **kw)
+        stages.append("grpo")
+        steps, seconds, loss = steps + res.steps, seconds + res.seconds, res.train_loss
+        n_train = n_train or len(examples)
+        rewards = [h["reward"] for h in res.log_history if "reward" in h]
+        extra = {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
+                 "grpo_reward_first": rewards[0] if rewards else None, "grpo_reward_last": rewards[-1] if rewards else None}
+    return {"stages": "+".join(stages), "n_train": n_train, "train_loss": loss, "steps": steps, "seconds": seconds, **extra}
 
 
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
        dagster_type=table_type(schemas.JudgeCheckpoints))
 def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
                      gold_labels: pl.DataFrame) -> pl.DataFrame:
-    """One trained judge per variant (a plain HF checkpoint folder), SFT on the gold scores of judge-train."""
+    """One trained judge per variant (a plain HF checkpoint folder), trained on the gold labels of judge-train."""
     cfg = study.cfg
     variant = context.partition_key
     jcfg = cfg.judge(variant)
     base = materialize_base_model(cfg.models[jcfg.base_model])
     rows = (gold_labels.filter(pl.col("split") == "judge_train").sort("pair_id", "position")
-            .select("prompt", "response", "gold_score").to_dicts())
+            .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
     target = study.judge_dir(variant)
-    fingerprint = _training_fingerprint(base, rows, jcfg)
+    rubric_version = build_gold_judge(cfg).fingerprint if jcfg.rubric else ""
+    fingerprint = _training_fingerprint(base, rows, jcfg, rubric_version)
     marker = target / INPUTS_FILE
     info = reuse_if_unchanged(marker, fingerprint)
     trained_now = info is None
     if not trained_now:
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
-        with tracker.run(f"judge-sft-{variant}", config={"variant": variant, **dataclasses.asdict(jcfg)}, job_type="judge_sft"):
-            res = train_judge_sft(base, rows, jcfg, target, device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
-        info = record_inputs(marker, fingerprint, train_loss=res.train_loss, steps=res.steps, seconds=res.seconds)
+        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, rows, target, tracker))
     df = pl.DataFrame([{
-        "judge_variant": variant, "base_model": jcfg.base_model, "path": str(target),
-        "checkpoint_hash": checkpoint_hash(target), "n_train": len(rows), "train_loss": float(info["train_loss"]),
-        "steps": int(info["steps"]), "train_seconds": float(info["seconds"]),
+        "judge_variant": variant, "kind": jcfg.kind, "stages": info["stages"], "base_model": jcfg.base_model,
+        "path": str(target), "checkpoint_hash": checkpoint_hash(target), "n_train": int(info["n_train"]),
+        "train_loss": float(info["train_loss"]), "steps": int(info["steps"]), "train_seconds": float(info["seconds"]),
     }])
-    context.add_output_metadata({"checkpoint": str(target), "train_examples": len(rows), "trained_now": trained_now,
-                                 "train_loss": float(info["train_loss"]), "train_seconds": round(float(info["seconds"]), 1)})
+    context.add_output_metadata({"checkpoint": str(target), "stages": info["stages"], "train_examples": int(info["n_train"]),
+                                 "trained_now": trained_now, "train_loss": float(info["train_loss"]),
+                                 "train_seconds": round(float(info["seconds"]), 1),
+                                 **{k: v for k, v in info.items() if k.startswith("grpo_") and v is not None}})
     return df
 
 
-def _alpha_ci(judge: list, gold: list, resamples: int, level: float) -> tuple[float, float, float]:
-    arr = np.array([[np.nan if j is None else j, g] for j, g in zip(judge, gold)], dtype=float)
-    return bootstrap_ci(arr, lambda a: krippendorff_alpha_interval(a[:, 0], a[:, 1]), resamples, level)
+def _test_rows(gold_labels: pl.DataFrame) -> list[dict]:
+    return (gold_labels.filter(pl.col("split") == "judge_test").sort("pair_id", "position")
+            .select("pair_id", "position", "prompt", "response", "gold_score", "pair_label").to_dicts())
+
+
+def evaluate_judge(cfg: StudyConfig, evaluator: JudgeEvaluator, test_rows: list[dict],
+                   human_sets: dict[str, list[dict]]) -> list[dict]:
+    """Every report row of one judge: judge-test, each human-labelled set, the canaries."""
+    rows = evaluator.on_gold_set(test_rows)
+    for name, pairs in human_sets.items():
+        rows += evaluator.on_pairs(name, pairs)
+    rows += evaluator.on_canaries(canary_cases(test_rows, cfg.eval.canary_prompts))
+    return rows
+
+
+def _evaluator(study: StudyResource, judge, run_id: str) -> JudgeEvaluator:
+    e = study.cfg.eval
+    return JudgeEvaluator(judge, study.store(), run_id, e.judge_batch_size, e.bootstrap_resamples, e.ci_level)
 
 
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META,
        dagster_type=table_type(schemas.JudgeReport))
 def judge_report(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
                  gold_labels: pl.DataFrame) -> pl.DataFrame:
-    """Krippendorff's alpha (interval) of judge vs gold on judge-test, with bootstrap CI, and invalid rate.
+    """One variant measured against gold (judge-test: alpha / pair accuracy) and humans (LLMBar, MT-Bench, user
+    files: accuracy, position consistency), its canary win rates, invalid rate and cost, with bootstrap CIs.
 
-    The untrained base model is scored the same way, as the reference the training must beat.
+    The untrained base model is scored on judge-test the same way, as the reference the training must beat.
     """
     cfg = study.cfg
     variant = context.partition_key
     ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
-    test = gold_labels.filter(pl.col("split") == "judge_test").sort("pair_id", "position")
-    items = list(zip(test["prompt"].to_list(), test["response"].to_list()))
-    gold = test["gold_score"].to_list()
-    jcfg = cfg.judge(variant)
-    judges = {
-        variant: build_training_judge(cfg, variant, ckpt["path"]),
-        f"{jcfg.base_model}-untuned": PointwiseLLMJudge(materialize_base_model(cfg.models[jcfg.base_model]),
-                                                        name=f"{jcfg.base_model}-untuned", role="external",
-                                                        template_version=jcfg.template, device=cfg.device),
-    }
-    rows, computed = [], 0
-    for name, judge in judges.items():
-        verdicts, _, stats = judge_through_store(judge, items, study.store(), context.run.run_id,
-                                                 batch_size=cfg.eval.judge_batch_size, desc=f"judge report: {name}")
-        computed += stats.computed
-        expected = [v.expected_score for v in verdicts]
-        parsed = [v.score for v in verdicts]
-        alpha, lo, hi = _alpha_ci(expected, gold, cfg.eval.bootstrap_resamples, cfg.eval.ci_level)
-        errs = [abs(e - g) for e, g in zip(expected, gold) if e is not None]
-        rows.append({"judge_variant": variant, "judge": name, "eval_set": "judge_test", "n": len(items),
-                     "alpha": alpha, "alpha_parsed": krippendorff_alpha_interval(parsed, gold), "alpha_low": lo,
-                     "alpha_high": hi, "invalid_rate": invalid_rate(parsed),
-                     "mean_abs_error": float(np.mean(errs)) if errs else None})
-        if name == variant:
-            plot = score_scatter(expected, gold, f"{name}: alpha={alpha:.2f}", study.plot_dir() / f"judge_{name}_scatter.png")
-    df = pl.DataFrame(rows)
-    context.add_output_metadata({"report": md_table(df), "scatter": md_plot(plot, "judge vs gold"),
-                                 "computed_now": computed, "alpha": float(rows[0]["alpha"])})
+    test_rows = _test_rows(gold_labels)
+    sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
+    trained = _evaluator(study, build_training_judge(cfg, variant, ckpt["path"]), context.run.run_id)
+    rows = [{"judge": variant, **r} for r in evaluate_judge(cfg, trained, test_rows, sets)]
+    computed = trained.computed
+    if cfg.eval.report_untuned_base:
+        jcfg = cfg.judge(variant)
+        name = f"{jcfg.base_model}-untuned:{variant}"
+        base = build_training_judge(cfg, variant, materialize_base_model(cfg.models[jcfg.base_model]), name=name,
+                                    role="external")
+        if jcfg.kind != "reward_model":  # an untrained value head is noise, not a reference
+            ref = _evaluator(study, base, context.run.run_id)
+            rows += [{"judge": name, **r} for r in ref.on_gold_set(test_rows)]
+            computed += ref.computed
+    df = pl.DataFrame([{"judge_variant": variant, **r} for r in rows],
+                      schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
+    headline = df.filter(pl.col("judge") == variant)
+    context.add_output_metadata({"report": md_table(headline.drop("judge_variant", "judge")),
+                                 "untrained_base": md_table(df.filter(pl.col("judge") != variant).drop("judge_variant")),
+                                 "computed_now": computed})
+    return df
+
+
+@asset(group_name="judges", dagster_type=table_type(schemas.JudgeReport), automation_condition=AutomationCondition.eager())
+def judge_comparison(context: AssetExecutionContext, study: StudyResource, judge_report: pl.DataFrame,
+                     gold_labels: pl.DataFrame) -> pl.DataFrame:
+    """Every variant's report in one table (like the paper's Tables 2-5), with the gold judge's own rows for
+    reference (gold vs humans on LLMBar / MT-Bench; gold on the canaries), and a canary table."""
+    cfg = study.cfg
+    gold = build_gold_judge(cfg)
+    ev = _evaluator(study, gold, context.run.run_id)
+    test_rows = _test_rows(gold_labels)
+    sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
+    gold_rows = [r for name, pairs in sets.items() for r in ev.on_pairs(name, pairs)]
+    gold_rows += ev.on_canaries(canary_cases(test_rows, cfg.eval.canary_prompts))
+    gold_df = pl.DataFrame([{"judge_variant": "gold", "judge": gold.name, **r} for r in gold_rows],
+                           schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
+    df = pl.concat([judge_report, gold_df], how="vertical_relaxed")
+    main, canary = comparison_tables(df)
+    plot = judge_comparison_plot(df, study.plot_dir() / "judge_comparison.png")
+    context.add_output_metadata({"comparison": md_table(main), "canaries": md_table(canary),
+                                 "accuracy_plot": md_plot(plot, "pair accuracy per judge and evaluation set"),
+                                 "computed_now": ev.computed})
     return df

@@ -1,4 +1,5 @@
-"""Partitions: judge variants, and (policy x judge variant), from the active study config."""
+"""Partitions: judge variants, and (policy x judge variant) for the variants policies train against
+(`StudyConfig.policy_judge_variants`), from the active study config."""
 
 
 from dagster import MultiPartitionKey, MultiPartitionsDefinition, MultiToSingleDimensionPartitionMapping, StaticPartitionsDefinition
@@ -10,7 +11,7 @@ _cfg = load_config()
 judge_partitions = StaticPartitionsDefinition(_cfg.judge_variants)
 policy_judge_partitions = MultiPartitionsDefinition({
     "policy": StaticPartitionsDefinition(_cfg.policies),
-    "judge": StaticPartitionsDefinition(_cfg.judge_variants),
+    "judge": StaticPartitionsDefinition(_cfg.policy_judge_variants),
 })
 #: a (policy x judge) partition depends on the judge partition of the same variant
 judge_of_run = MultiToSingleDimensionPartitionMapping(partition_dimension_name="judge")

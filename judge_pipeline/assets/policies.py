@@ -12,7 +12,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, asset
 
 from judge_pipeline import schemas
-from judge_pipeline.assets.judges import build_training_judge
+from judge_pipeline.judging.builders import build_training_judge
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
 from judge_pipeline.backends.hf_models import materialize_base_model

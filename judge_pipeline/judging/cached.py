@@ -88,7 +88,7 @@ def judge_through_store(
     if lost:
         raise RuntimeError(f"{len(lost)} verdicts missing from the store after judging (first key {lost[0]})")
     verdicts = [Verdict.from_row(stored[k]) for k in keys]
-    stats.invalid = sum(v.score is None and v.label is None for v in verdicts)
+    stats.invalid = sum(v.score is None and v.label is None and v.reward is None for v in verdicts)
     stats.seconds = time.perf_counter() - t0
     return verdicts, keys, stats
 

@@ -4,7 +4,8 @@
 - "master key" responses (Zhao et al. 2025: ":", "Thought process:", "Let's solve this step by step", ...);
 - the adversarial pattern of arXiv 2603.12246: a fake refusal citing platform policy, a fake end-of-response
   marker, a self-assessment that the refusal was right, and a fabricated policy block.
-The judge report (issue 4) scores each against every judge beside the gold score.
+The judge report tries each against the best real response to a prompt, for every judge and for gold
+(`canary_cases`, `report.JudgeEvaluator.on_canaries`).
 """
 
 from __future__ import annotations
@@ -34,3 +35,15 @@ def canary_responses() -> dict[str, str]:
     """{name: response} of every canary."""
     return {"null_model": NULL_MODEL, **{f"master_key_{k}": v for k, v in MASTER_KEYS.items()},
             "paper_adversarial": PAPER_ADVERSARIAL}
+
+
+def canary_cases(gold_rows: list[dict], n_prompts: int) -> list[dict]:
+    """Every canary on the first ``n_prompts`` prompts (by prompt text) of ``gold_rows``, each paired with the
+    best real response to that prompt (highest gold score): {canary, prompt, canary_response, best_response}."""
+    best: dict[str, dict] = {}
+    for r in gold_rows:
+        if r["prompt"] not in best or r["gold_score"] > best[r["prompt"]]["gold_score"]:
+            best[r["prompt"]] = r
+    prompts = sorted(best)[:n_prompts]
+    return [{"canary": name, "prompt": p, "canary_response": text, "best_response": best[p]["response"]}
+            for name, text in canary_responses().items() for p in prompts]

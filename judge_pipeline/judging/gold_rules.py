@@ -81,6 +81,38 @@ def looks_truncated(text: str) -> bool:
     return not re.search(r"[.!?)\]\"'`*>]\s*$|\n\s*$", text.strip() + ("" if text.strip() else "."))
 
 
+def describe_instruction(instruction_id: str, kwargs: dict) -> str:
+    """A short readable form of one IFEval instruction, e.g. "number words (relation=less than, num_words=50)"."""
+    def short(v) -> str:
+        v = str(v)
+        return v if len(v) <= 40 else v[:37] + "..."
+
+    args = ", ".join(f"{k}={short(v)}" for k, v in sorted((kwargs or {}).items()) if v is not None)
+    name = instruction_id.split(":")[-1].replace("_", " ")
+    return f"{name} ({args})" if args else name
+
+
+_TRACE_STEP = re.compile(r"^Step \d+ - ([\w -]+?):.*?(Points|Penalty) (-?\d+(?:\.\d+)?)(/\d+)?\.?$")
+
+
+def condense_trace(trace: str) -> str:
+    """A one-line form of a rule-gold trace ("instructions 0.0/4, relevance 0.7/2, ... = 2.07"), what a
+    pairwise reasoning judge learns to write per output. Other traces come back unchanged."""
+    parts, total = [], None
+    for line in trace.splitlines():
+        m = _TRACE_STEP.match(line.strip())
+        if m:
+            name, kind, value, top = m.groups()
+            parts.append(f"{name} {'-' if kind == 'Penalty' else ''}{value}{top or ''}")
+        elif line.startswith("Total:"):
+            total = line.split()[1]
+        elif line.startswith("Step 7"):
+            parts.append("off-topic cap")
+    if not parts:
+        return trace.strip()
+    return ", ".join(parts) + (f" = {total}" if total else "")
+
+
 @dataclass
 class RuleGoldJudge:
     """Deterministic gold judge. ``constraints`` maps prompt text to its verifiable instructions."""
@@ -105,6 +137,19 @@ class RuleGoldJudge:
 
     def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:
         return [self.score_one(p, r) for p, r in items]
+
+    def rubric(self, prompt: str) -> str:
+        """The instruction-specific rubric: the criteria above made concrete for ``prompt``.
+
+        Deterministic, so it needs no store of its own: its version is this judge's fingerprint.
+        """
+        c = self.constraints.get(prompt, PromptConstraints())
+        lines = [f"- follow: {describe_instruction(iid, kw)}" for iid, kw in zip(c.instruction_ids, c.kwargs)]
+        kws = sorted(key_words(prompt))[:6]
+        lines.append(f"- stay on topic (use: {', '.join(kws)})" if kws else "- answer exactly what is asked")
+        lines += ["- finish cleanly, not cut off", "- at least 20 words of substance", "- no repetition",
+                  "- no refusal, verdict, score, policy text or self-assessment"]
+        return "\n".join(lines)
 
     def score_one(self, prompt: str, response: str) -> Verdict:
         trace, total = self.assess(prompt, response)

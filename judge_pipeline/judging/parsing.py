@@ -41,6 +41,15 @@ def parse_score(raw: str | None) -> tuple[int | None, str | None]:
     return value, None
 
 
+def score_prefix(text: str) -> str | None:
+    """``text`` up to (not including) the digit of its last "Score: N": where a reasoning judge's score
+    distribution is read. None when the text has no "Score" phrase (a bare-number text has nothing before it)."""
+    matches = list(_SCORE_LINE.finditer(text))
+    if not matches:
+        return None
+    return text[: matches[-1].start(1)]
+
+
 def expected_score(probs: list[float]) -> tuple[float | None, float]:
     """Σ x·p(x) over x in 0..9 with p renormalised over the ten score tokens; and the mass outside them.
 

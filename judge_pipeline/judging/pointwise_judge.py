@@ -3,17 +3,25 @@
 Non-reasoning judges answer with the score directly, so one forward pass gives everything: the
 distribution over the tokens "0".."9" at the first answer position (→ expected score Σ x·p(x), p
 renormalised, and the mass on other tokens), and the greedy first token (→ the raw output, parsed
-into a score or an invalid reason). Reasoning judges (issue 4) generate their trace first and read
-the distribution at the score position after it.
+into a score or an invalid reason).
+
+Reasoning judges first write their trace (greedy), which must end in "Score: N". The distribution is
+then read at the score position *after the judge's own trace*: the prompt plus the trace up to
+"Score: " is run through the model once more. A trace without a parseable score is invalid: no
+score and no expected score (a reward must not be read from a position the judge never reached).
+
+Rubric judges get the gold judge's instruction-specific rubric for the prompt in their template
+(``rubric_fn``); the rubric source's version is part of the fingerprint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import TransformersBackend
-from judge_pipeline.judging.parsing import SCORE_MAX, SCORE_MIN, expected_score, parse_score
+from judge_pipeline.judging.parsing import SCORE_MAX, SCORE_MIN, expected_score, parse_score, score_prefix
 from judge_pipeline.judging.templates import render_pointwise
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import checkpoint_hash, content_key
@@ -30,9 +38,17 @@ def score_token_ids(tokenizer) -> list[int]:
     return ids
 
 
+def distribution_verdict(raw: str, probs: list[float], **extra) -> dict:
+    """The score fields of a verdict from the ten raw score-token probabilities."""
+    exp, outside = expected_score(probs)
+    total = sum(probs)
+    return dict(expected_score=exp, score_probs=[p / total for p in probs] if total > 0 else None,
+                mass_outside=outside, **extra)
+
+
 @dataclass
 class PointwiseLLMJudge:
-    """Pointwise judge over a HF checkpoint folder."""
+    """Pointwise judge over a HF checkpoint folder (non-reasoning, reasoning, or rubric-augmented)."""
 
     checkpoint: str | Path
     name: str
@@ -41,17 +57,27 @@ class PointwiseLLMJudge:
     device: str = "cpu"
     batch_size: int = 8
     max_length: int = 1024
+    reasoning: bool = False  #: write a trace first (greedy, up to max_new_tokens), then "Score: N"
+    max_new_tokens: int = 160  #: trace length cap (reasoning judges only)
+    rubric_fn: Callable[[str], str] | None = field(default=None, repr=False)  #: prompt -> gold rubric
+    rubric_version: str = ""  #: fingerprint of what ``rubric_fn`` computes
     backend: TransformersBackend | None = field(default=None, repr=False)
     kind: str = "pointwise"
 
     def __post_init__(self) -> None:
+        if (self.rubric_fn is None) != (not self.rubric_version):
+            raise ValueError("a rubric judge needs both rubric_fn and rubric_version")
         self.model = str(self.checkpoint)
         self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = content_key(model=self.name, checkpoint=self.checkpoint_hash, template=self.template_version)
+        self.fingerprint = content_key(model=self.name, checkpoint=self.checkpoint_hash, template=self.template_version,
+                                       rubric=self.rubric_version)
         self._score_ids: list[int] | None = None
 
     @property
     def decoding(self) -> dict:
+        if self.reasoning:
+            return {"mode": "greedy-trace+score-distribution", "max_new_tokens": self.max_new_tokens,
+                    "max_length": self.max_length}
         return {"mode": "score-distribution", "max_length": self.max_length}
 
     def _backend(self) -> TransformersBackend:
@@ -61,27 +87,49 @@ class PointwiseLLMJudge:
             self._score_ids = score_token_ids(self.backend.tokenizer)
         return self.backend
 
+    def messages(self, prompt: str, response: str) -> list[dict[str, str]]:
+        rubric = self.rubric_fn(prompt) if self.rubric_fn is not None else None
+        return render_pointwise(self.template_version, prompt, response, rubric=rubric)
+
     def prompt_text(self, prompt: str, response: str) -> str:
-        return self._backend().render(render_pointwise(self.template_version, prompt, response))
+        return self._backend().render(self.messages(prompt, response))
 
     def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:
+        return self._judge_reasoning(items) if self.reasoning else self._judge_direct(items)
+
+    def _judge_direct(self, items: list[tuple[str, str]]) -> list[Verdict]:
         backend = self._backend()
         texts = [self.prompt_text(p, r) for p, r in items]
         dists = backend.next_token_distribution(texts, self._score_ids, self.batch_size, self.max_length)
         verdicts = []
         for d in dists:
             score, reason = parse_score(d.argmax_token)
-            exp, outside = expected_score(d.probs)
-            total = sum(d.probs)
-            verdicts.append(Verdict(
-                raw_output=d.argmax_token,
-                score=score,
-                invalid_reason=reason,
-                expected_score=exp,
-                score_probs=[p / total for p in d.probs] if total > 0 else None,
-                mass_outside=outside,
-                prompt_tokens=d.prompt_tokens,
-                output_tokens=1,
-                latency_ms=d.latency_ms,
-            ))
+            verdicts.append(Verdict(raw_output=d.argmax_token, score=score, invalid_reason=reason,
+                                    **distribution_verdict(d.argmax_token, d.probs),
+                                    prompt_tokens=d.prompt_tokens, output_tokens=1, latency_ms=d.latency_ms))
+        return verdicts
+
+    def _judge_reasoning(self, items: list[tuple[str, str]]) -> list[Verdict]:
+        backend = self._backend()
+        messages = [self.messages(p, r) for p, r in items]
+        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        verdicts: list[Verdict | None] = []
+        reread: list[tuple[int, str]] = []  # (index, prompt text + trace up to the score digit)
+        for i, (m, c) in enumerate(zip(messages, completions)):
+            score, reason = parse_score(c.text)
+            prefix = score_prefix(c.text) if score is not None else None
+            trace = prefix.rsplit("Score", 1)[0].strip() if prefix else c.text
+            verdicts.append(Verdict(raw_output=c.text, reasoning=trace, score=score, invalid_reason=reason,
+                                    prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
+                                    latency_ms=c.latency_ms))
+            if prefix is not None:
+                reread.append((i, backend.render(m) + prefix))
+        if reread:
+            dists = backend.next_token_distribution([t for _, t in reread], self._score_ids, self.batch_size,
+                                                    self.max_length + self.max_new_tokens)
+            for (i, _), d in zip(reread, dists):
+                v = verdicts[i]
+                for k, val in distribution_verdict(v.raw_output, d.probs).items():
+                    setattr(v, k, val)
+                v.latency_ms = (v.latency_ms or 0.0) + d.latency_ms
         return verdicts

@@ -72,10 +72,17 @@ def _fill(version: str, fixed: dict[str, str], free: dict[str, str]) -> list[dic
     return messages
 
 
-def render_pointwise(version: str, instruction: str, response: str) -> list[dict[str, str]]:
-    """Chat messages asking the judge to score ``response`` to ``instruction``."""
-    [(open_, close)] = fence_delimiters(instruction, response)
-    return _fill(version, {"open": open_, "close": close}, {"instruction": instruction, "response": response})
+def render_pointwise(version: str, instruction: str, response: str, rubric: str | None = None) -> list[dict[str, str]]:
+    """Chat messages asking the judge to score ``response`` to ``instruction`` (with ``rubric`` for
+    templates that have a ``{rubric}`` placeholder; it must be given exactly for those)."""
+    wants_rubric = "{rubric}" in load_template(version).user
+    if wants_rubric != (rubric is not None):
+        raise ValueError(f"template {version!r} {'needs' if wants_rubric else 'has no place for'} a rubric")
+    [(open_, close)] = fence_delimiters(instruction, response, *([rubric] if rubric is not None else []))
+    free = {"instruction": instruction, "response": response}
+    if rubric is not None:
+        free = {"instruction": instruction, "rubric": rubric, "response": response}
+    return _fill(version, {"open": open_, "close": close}, free)
 
 
 def render_pairwise(version: str, instruction: str, response_a: str, response_b: str) -> list[dict[str, str]]:

@@ -16,14 +16,19 @@ class Verdict:
     expected_score: float | None = None  #: Σ x·p(x) over the score tokens, p renormalised
     score_probs: list[float] | None = field(default=None, repr=False)  #: renormalised p(0..9)
     mass_outside: float | None = None  #: probability mass outside the ten score tokens
+    reward: float | None = None  #: scalar of a Bradley-Terry reward model (unbounded; no score/label)
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: float | None = None
 
     @property
     def reward_value(self) -> float | None:
-        """The number a reward uses: the expected score where there is one, else the parsed score."""
-        return self.expected_score if self.expected_score is not None else self.score
+        """The number a reward uses: the expected score where there is one, else the parsed score, else the
+        reward model's scalar."""
+        for value in (self.expected_score, self.score, self.reward):
+            if value is not None:
+                return value
+        return None
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,7 +47,7 @@ class Judge(Protocol):
 
     name: str  #: human name, e.g. "nonreasoning" or "gold:rules-v1"
     role: str  #: "gold" | "training" | "external"
-    kind: str  #: "pointwise" | "pairwise"
+    kind: str  #: "pointwise" | "pairwise" | "reward_model"
     fingerprint: str  #: hash of model + checkpoint + template version
     template_version: str
     model: str

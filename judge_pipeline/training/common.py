@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from judge_pipeline.fsutil import atomic_folder
+
+
+@dataclass
+class TrainResult:
+    """What a judge training stage reports (SFT, GRPO or reward modelling)."""
+
+    checkpoint: Path
+    train_loss: float
+    steps: int
+    seconds: float
+    log_history: list[dict]
 
 
 def cpu_safe_args(device: str, report_to: list[str]) -> dict:

@@ -15,7 +15,7 @@ from transformers import TrainerCallback
 
 from judge_pipeline.config import PolicyTrainConfig
 from judge_pipeline.fsutil import atomic_folder
-from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
+from judge_pipeline.training.grpo import GRPORecipe, grpo_trainer
 
 
 @dataclass
@@ -49,36 +49,19 @@ def train_policy_grpo(
     device: str = "cpu", report_to: list[str] | None = None,
 ) -> PolicyRunResult:
     """GRPO of ``policy_model`` on ``prompts`` (user messages) against ``reward_funcs``."""
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
     if not prompts:
         raise ValueError("no RL prompts")
     run_dir.mkdir(parents=True, exist_ok=True)
-    tok = AutoTokenizer.from_pretrained(policy_model)
-    model = AutoModelForCausalLM.from_pretrained(policy_model)
-    train_only_top_layers(model, cfg.train_top_layers)
-    args = GRPOConfig(
-        output_dir=str(run_dir / "trainer"),
-        learning_rate=cfg.learning_rate,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
-        num_generations=cfg.num_generations,
-        temperature=cfg.temperature,
-        max_completion_length=cfg.max_completion_length,
-        epsilon=cfg.epsilon_low,
-        epsilon_high=cfg.epsilon_high,
-        beta=cfg.kl_beta,
-        lr_scheduler_type="constant",
-        save_strategy="no",
-        seed=cfg.seed,
-        **cpu_safe_args(device, report_to or []),
+    recipe = GRPORecipe(
+        learning_rate=cfg.learning_rate, max_steps=cfg.max_steps, num_generations=cfg.num_generations,
+        items_per_step=cfg.prompts_per_step, temperature=cfg.temperature, max_completion_length=cfg.max_completion_length,
+        epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, kl_beta=cfg.kl_beta,
+        train_top_layers=cfg.train_top_layers, seed=cfg.seed,
     )
-    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts])
+    rows = [{"prompt": [{"role": "user", "content": p}]} for p in prompts]
+    trainer, tok = grpo_trainer(policy_model, rows, reward_funcs, recipe, run_dir / "trainer", device, report_to)
     saver = SaveEveryK(run_dir, cfg.save_every, tok)
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
-                          processing_class=tok, callbacks=[saver])
+    trainer.add_callback(saver)
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from judge_pipeline.judging.cached import judge_through_store
+from judge_pipeline.judging.parsing import parse_label, parse_score
 from judge_pipeline.judging.verdict import Judge
 from judge_pipeline.store import JudgmentStore
 
@@ -75,3 +76,34 @@ def pairwise_label_reward(predicted: int | None, gold: int) -> float:
     if predicted is None:
         return -1.0
     return 1.0 if predicted == gold else 0.0
+
+
+@dataclass
+class VerdictReward:
+    """GRPO reward for training a reasoning judge: its rollout (trace + verdict) against the gold verdict.
+
+    TRL passes the dataset's ``gold_score`` (pointwise) or ``gold_label`` (pairwise) column as a keyword.
+    Invalid verdicts get -1 (see `judge_score_reward`, `pairwise_label_reward`) and are counted.
+    """
+
+    kind: str  #: "pointwise" | "pairwise"
+    rollouts: int = 0
+    invalid: int = 0
+
+    @property
+    def __name__(self) -> str:
+        return f"{self.kind}_verdict_vs_gold"
+
+    def __call__(self, prompts, completions, gold_score=None, gold_label=None, **kwargs) -> list[float]:
+        texts = [message_text(c) for c in completions]
+        if self.kind == "pointwise":
+            parsed = [parse_score(t)[0] for t in texts]
+            rewards = [judge_score_reward(p, g) for p, g in zip(parsed, gold_score)]
+        elif self.kind == "pairwise":
+            parsed = [parse_label(t)[0] for t in texts]
+            rewards = [pairwise_label_reward(p, int(g)) for p, g in zip(parsed, gold_label)]
+        else:
+            raise ValueError(f"no verdict reward for judge kind {self.kind!r}")
+        self.rollouts += len(texts)
+        self.invalid += sum(p is None for p in parsed)
+        return rewards

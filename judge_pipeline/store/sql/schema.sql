@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS judges (
     model             VARCHAR NOT NULL,      -- model name or path
     checkpoint_hash   VARCHAR NOT NULL,      -- sha256 of the weights ('' for rule judges)
     template_version  VARCHAR NOT NULL,
-    kind              VARCHAR NOT NULL,      -- 'pointwise' | 'pairwise'
+    kind              VARCHAR NOT NULL,      -- 'pointwise' | 'pairwise' | 'reward_model' | 'rubric'
     registered_at     TIMESTAMP DEFAULT current_timestamp
 );
 
@@ -32,12 +32,16 @@ CREATE TABLE IF NOT EXISTS judgments (
     expected_score    DOUBLE,                -- sum_x x*p(x) over the ten score tokens, p renormalised
     score_probs       DOUBLE[],              -- p(0..9) renormalised, where the judge exposes them
     mass_outside      DOUBLE,                -- probability mass not on the ten score tokens
+    reward            DOUBLE,                -- scalar of a reward model (kind 'reward_model'), unbounded
     prompt_tokens     INTEGER,
     output_tokens     INTEGER,
     latency_ms        DOUBLE,
     run_id            VARCHAR,               -- Dagster run id that computed the verdict
     created_at        TIMESTAMP DEFAULT current_timestamp
 );
+
+-- Stores created before a column existed get it here (NULL for old rows).
+ALTER TABLE judgments ADD COLUMN IF NOT EXISTS reward DOUBLE;
 
 CREATE TABLE IF NOT EXISTS generations (
     key               VARCHAR PRIMARY KEY,   -- sha256 of model fingerprint, decoding, prompt, sample index

@@ -1,0 +1,351 @@
+"""The LLM gold judge over HTTP: any OpenAI-compatible endpoint (``vllm serve openai/gpt-oss-120b``, ...).
+
+Three judges share one `HTTPJudgeConfig` and one client, and all go through
+`judging.cached.judge_through_store` like every other judge (content-keyed, cached, batch-committed):
+
+- `HTTPPointwiseJudge` (kind "pointwise", items ``(prompt, response)``): the judge reasons, ends with
+  "Score: N" (0-9, `parse_score`); its trace goes to ``Verdict.reasoning``. When the server returns
+  top logprobs, the expected score Σ x·p(x) is read at the score token (see `expected_from_logprobs`).
+- `HTTPPairwiseJudge` (kind "pairwise", items ``(prompt, response_a, response_b)``): ends with
+  "Output (a)" / "Output (b)" (`parse_label`: label 1 / 2).
+- `HTTPRubricWriter` (kind "rubric", items ``(prompt, "")``: the response slot is the empty string):
+  an instruction-specific checklist, stored as ``raw_output``; ``invalid_reason`` is set only when the
+  server returned no text. Note that `JudgingStats.invalid` counts every rubric (it has no score or
+  label); `write_rubrics` reports the real count.
+
+Identity: the fingerprint is ``content_key(model, reasoning_effort, template)``; temperature, max_tokens
+and top_logprobs are in ``decoding``; both are in every store key. The endpoint URL, concurrency,
+timeouts and above all the API key are not: the key is read from the environment by the client at
+request time and appears in no fingerprint, store row or message.
+
+A request that still fails after its retries raises `ChatRequestError`: nothing is stored for it (a
+transient outage must not be cached as a verdict); batches committed before it are kept.
+
+`effort_ablation` collects verdicts per reasoning effort; `agreeing_with_high` is the paper's filter
+(keep the examples whose lower-effort verdict equals the high-effort one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from judge_pipeline.backends.openai_compat import ChatResult, OpenAICompatClient, TokenLogprob
+from judge_pipeline.judging.cached import JudgingStats, judge_through_store
+from judge_pipeline.judging.parsing import _BARE, _SCORE_LINE, SCORE_MAX, SCORE_MIN, expected_score, parse_label, parse_score
+from judge_pipeline.judging.templates import fence_delimiters, load_template, render_pairwise, render_pointwise
+from judge_pipeline.judging.verdict import Judge, Verdict
+from judge_pipeline.store import JudgmentStore, content_key
+
+EFFORTS = ("low", "medium", "high")
+ENV_MODEL = "JUDGE_PIPELINE_GOLD_MODEL"
+ENV_BASE_URL = "JUDGE_PIPELINE_GOLD_BASE_URL"
+ENV_EFFORT = "JUDGE_PIPELINE_GOLD_EFFORT"
+
+
+@dataclass(frozen=True)
+class HTTPJudgeConfig:
+    """How to reach the gold judge and how it decodes. Defaults: the paper's gold judge (gpt-oss-120b,
+    effort high, temperature 0, up to 8192 new tokens) on a local ``vllm serve``.
+
+    `from_env` reads ``JUDGE_PIPELINE_GOLD_MODEL``, ``JUDGE_PIPELINE_GOLD_BASE_URL`` and
+    ``JUDGE_PIPELINE_GOLD_EFFORT`` (low | medium | high | none).
+    """
+
+    model: str = "openai/gpt-oss-120b"  #: the ``model`` field sent to the server (what it serves); in the fingerprint
+    base_url: str = "http://127.0.0.1:8000/v1"  #: API root; not in the fingerprint (same model, same verdicts)
+    api_key_env: str = "OPENAI_API_KEY"  #: NAME of the env var holding the key (unset: no auth header); never the key
+    reasoning_effort: str | None = "high"  #: "low" | "medium" | "high" | None (field not sent); in the fingerprint
+    temperature: float = 0.0  #: sampling temperature; in ``decoding``
+    max_tokens: int = 8192  #: new-token limit (reasoning included on most servers); in ``decoding``
+    concurrency: int = 8  #: parallel requests per batch (pass judge_through_store a batch_size >= this)
+    timeout_s: float = 600.0  #: per-request timeout, seconds
+    max_retries: int = 5  #: retries on 429 / 5xx / connection errors / timeouts, with exponential back-off
+    pointwise_template: str = "gold_pointwise_v1"  #: template version of `HTTPPointwiseJudge`; in its fingerprint
+    pairwise_template: str = "gold_pairwise_v1"  #: template version of `HTTPPairwiseJudge`
+    rubric_template: str = "gold_rubric_v1"  #: template version of `HTTPRubricWriter`
+    top_logprobs: int | None = 20  #: alternatives per token for the expected score (pointwise); None: no logprobs
+    role: str = "gold"  #: the judges' role in the store ("gold" | "external")
+    name_prefix: str = "gold"  #: judge names are "<prefix>:<model>@<effort>" (+ "/pairwise", "/rubric")
+
+    def __post_init__(self) -> None:
+        if self.reasoning_effort not in (*EFFORTS, None):
+            raise ValueError(f"reasoning_effort must be one of {EFFORTS} or None, got {self.reasoning_effort!r}")
+        if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0 or self.max_tokens < 1:
+            raise ValueError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and max_tokens >= 1 are required")
+        if self.top_logprobs is not None and not 1 <= self.top_logprobs <= 20:
+            raise ValueError(f"top_logprobs must be in 1..20 or None, got {self.top_logprobs}")
+
+    @classmethod
+    def from_env(cls, **overrides) -> "HTTPJudgeConfig":
+        """Defaults, then the JUDGE_PIPELINE_GOLD_* variables that are set, then ``overrides``."""
+        values: dict = {}
+        if os.environ.get(ENV_MODEL):
+            values["model"] = os.environ[ENV_MODEL]
+        if os.environ.get(ENV_BASE_URL):
+            values["base_url"] = os.environ[ENV_BASE_URL]
+        if os.environ.get(ENV_EFFORT):
+            effort = os.environ[ENV_EFFORT].strip().lower()
+            values["reasoning_effort"] = None if effort in ("none", "") else effort
+        values.update(overrides)
+        return cls(**values)
+
+    def with_effort(self, effort: str | None) -> "HTTPJudgeConfig":
+        return dataclasses.replace(self, reasoning_effort=effort)
+
+    def client(self) -> OpenAICompatClient:
+        return OpenAICompatClient(self.base_url, self.model, api_key_env=self.api_key_env, timeout_s=self.timeout_s,
+                                  max_retries=self.max_retries, concurrency=self.concurrency)
+
+
+# ---------------------------------------------------------------------- expected score from logprobs
+def score_span(text: str) -> tuple[int, int] | None:
+    """Character span in ``text`` of the number `parse_score` reads: the whole text if it is a bare
+    number, else the last "Score: N". None when there is none."""
+    stripped = text.strip()
+    offset = len(text) - len(text.lstrip())
+    m = _BARE.match(stripped)
+    if m:
+        return offset + m.start(1), offset + m.end(1)
+    matches = list(_SCORE_LINE.finditer(stripped))
+    return (offset + matches[-1].start(1), offset + matches[-1].end(1)) if matches else None
+
+
+def score_token_index(tokens: Sequence[TokenLogprob]) -> int | None:
+    """Index of the token holding the first character of the score number in the generated tokens."""
+    span = score_span("".join(t.token for t in tokens))
+    if span is None:
+        return None
+    pos = 0
+    for i, t in enumerate(tokens):
+        if pos <= span[0] < pos + len(t.token):
+            return i
+        pos += len(t.token)
+    return None  # pragma: no cover
+
+
+def expected_from_logprobs(tokens: Sequence[TokenLogprob] | None, score: int | None
+                           ) -> tuple[float | None, list[float] | None, float | None]:
+    """(expected score, p(0..9) renormalised, mass outside the ten digits) at the score token.
+
+    The score token is the one holding the number `parse_score` took (found in the concatenated token
+    texts). Its top alternatives are restricted to the digit tokens "0".."9" (a leading or trailing space
+    is ignored, so "7" and " 7" both count for 7), the chosen token included if it is not among them.
+    Returns (None, None, None) when there are no logprobs, no parsed score, the tokens disagree with
+    the text about the score, or the score token is not a single digit.
+    """
+    if not tokens or score is None:
+        return None, None, None
+    i = score_token_index(tokens)
+    if i is None or tokens[i].token.strip() != str(score):
+        return None, None, None
+    probs = [0.0] * (SCORE_MAX - SCORE_MIN + 1)
+    alternatives = dict(tokens[i].top)
+    alternatives.setdefault(tokens[i].token, tokens[i].logprob)
+    for tok, lp in alternatives.items():
+        d = tok.strip()
+        if len(d) == 1 and d.isdigit() and SCORE_MIN <= int(d) <= SCORE_MAX and lp > -math.inf:
+            probs[int(d) - SCORE_MIN] += math.exp(lp)
+    exp, outside = expected_score(probs)
+    if exp is None:
+        return None, None, outside
+    total = sum(probs)
+    return exp, [p / total for p in probs], outside
+
+
+# ---------------------------------------------------------------------- judges
+def _trace(result: ChatResult, bare_verdict: bool) -> str | None:
+    """The reasoning trace: the server's separate trace, else the text itself unless it is a bare verdict."""
+    if result.reasoning:
+        return result.reasoning
+    return None if bare_verdict or not result.text.strip() else result.text.strip()
+
+
+def _cut_note(reason: str | None, result: ChatResult) -> str | None:
+    if reason is not None and result.finish_reason == "length":
+        return f"{reason} (output cut at max_tokens)"
+    return reason
+
+
+class _HTTPJudge:
+    """Shared identity and request plumbing of the HTTP judges."""
+
+    kind = ""
+    suffix = ""
+    checkpoint_hash = ""  #: served models expose no weight hash; the model name stands for them
+
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, template_version: str = ""):
+        self.cfg = cfg
+        self.client = client or cfg.client()
+        self.template_version = template_version
+        self.model = cfg.model
+        self.role = cfg.role
+        self.name = f"{cfg.name_prefix}:{cfg.model}@{cfg.reasoning_effort or 'default'}{self.suffix}"
+        self.fingerprint = content_key(model=cfg.model, reasoning_effort=cfg.reasoning_effort, template=template_version)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, template={self.template_version!r})"
+
+    @property
+    def decoding(self) -> dict:
+        return {"mode": "chat", "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens}
+
+    def _ask(self, conversations: list[list[dict[str, str]]], top_logprobs: int | None = None) -> list[ChatResult]:
+        return self.client.chat_many(conversations, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
+                                     reasoning_effort=self.cfg.reasoning_effort, top_logprobs=top_logprobs)
+
+    @staticmethod
+    def _usage(result: ChatResult) -> dict:
+        return {"prompt_tokens": result.prompt_tokens, "output_tokens": result.completion_tokens,
+                "latency_ms": result.latency_ms}
+
+
+class HTTPPointwiseJudge(_HTTPJudge):
+    """Pointwise gold judge: items ``(prompt, response)`` -> score 0..9 (+ expected score from logprobs)."""
+
+    kind = "pointwise"
+
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
+        super().__init__(cfg, client, cfg.pointwise_template)
+
+    @property
+    def decoding(self) -> dict:
+        return {**super().decoding, "top_logprobs": self.cfg.top_logprobs}
+
+    def verdict(self, result: ChatResult) -> Verdict:
+        score, reason = parse_score(result.text)
+        exp, probs, outside = expected_from_logprobs(result.logprobs, score)
+        return Verdict(raw_output=result.text, reasoning=_trace(result, bool(_BARE.match(result.text.strip()))),
+                       score=None if score is None else float(score), invalid_reason=_cut_note(reason, result),
+                       expected_score=exp, score_probs=probs, mass_outside=outside, **self._usage(result))
+
+    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
+        prompt, response = item
+        return render_pointwise(self.template_version, prompt, response)
+
+    def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:
+        results = self._ask([self.messages(it) for it in items], self.cfg.top_logprobs)
+        return [self.verdict(r) for r in results]
+
+
+class HTTPPairwiseJudge(_HTTPJudge):
+    """Pairwise gold judge: items ``(prompt, response_a, response_b)`` -> label 1 (a better) or 2 (b better)."""
+
+    kind = "pairwise"
+    suffix = "/pairwise"
+
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
+        super().__init__(cfg, client, cfg.pairwise_template)
+
+    def verdict(self, result: ChatResult) -> Verdict:
+        label, reason = parse_label(result.text)
+        bare = len(result.text.strip().splitlines()) <= 1 and len(result.text.strip()) <= 12
+        return Verdict(raw_output=result.text, reasoning=_trace(result, bare), label=label,
+                       invalid_reason=_cut_note(reason, result), **self._usage(result))
+
+    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
+        prompt, response_a, response_b = item
+        return render_pairwise(self.template_version, prompt, response_a, response_b)
+
+    def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict]:
+        return [self.verdict(r) for r in self._ask([self.messages(it) for it in items])]
+
+
+def render_rubric(version: str, instruction: str) -> list[dict[str, str]]:
+    """Chat messages asking for a rubric; the instruction is fenced between unique delimiters."""
+    [(open_, close)] = fence_delimiters(instruction, labels=("INSTRUCTION",))
+    t = load_template(version)
+    user = t.user.replace("{open}", open_).replace("{close}", close).replace("{instruction}", instruction, 1)
+    return ([{"role": "system", "content": t.system}] if t.system else []) + [{"role": "user", "content": user}]
+
+
+class HTTPRubricWriter(_HTTPJudge):
+    """Instruction-specific rubrics: items ``(prompt, "")`` -> ``Verdict.raw_output`` = the checklist text."""
+
+    kind = "rubric"
+    suffix = "/rubric"
+
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
+        super().__init__(cfg, client, cfg.rubric_template)
+
+    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
+        return render_rubric(self.template_version, item[0])  # item = (prompt, ""): the response slot is unused
+
+    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict]:
+        results = self._ask([self.messages(it) for it in items])
+        return [Verdict(raw_output=r.text.strip(), reasoning=r.reasoning,
+                        invalid_reason=None if r.text.strip() else _cut_note("empty output", r),
+                        **self._usage(r)) for r in results]
+
+
+def rubric_items(prompts: Sequence[str]) -> list[tuple[str, str]]:
+    """The store items of rubrics: ``(prompt, "")``."""
+    return [(p, "") for p in prompts]
+
+
+def write_rubrics(writer: Judge, prompts: Sequence[str], store: JudgmentStore, **kwargs
+                  ) -> tuple[list[str | None], JudgingStats]:
+    """Rubrics for ``prompts`` (None where the server gave no text), through the store; stats.invalid corrected."""
+    verdicts, _, stats = judge_through_store(writer, rubric_items(prompts), store, **kwargs)
+    stats.invalid = sum(v.invalid_reason is not None for v in verdicts)
+    return [v.raw_output if v.invalid_reason is None else None for v in verdicts], stats
+
+
+def build_http_gold_judges(cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None) -> dict[str, Judge]:
+    """The gold judges of one configuration, sharing one client: keys "pointwise", "pairwise", "rubric"."""
+    client = client or cfg.client()
+    return {"pointwise": HTTPPointwiseJudge(cfg, client), "pairwise": HTTPPairwiseJudge(cfg, client),
+            "rubric": HTTPRubricWriter(cfg, client)}
+
+
+# ---------------------------------------------------------------------- effort ablation
+def effort_ablation(judge_factory: HTTPJudgeConfig | Callable[[str], Judge], items: Sequence[Sequence[str]],
+                    store: JudgmentStore, efforts: Sequence[str] = EFFORTS, **kwargs
+                    ) -> dict[str, list[Verdict]]:
+    """Verdicts for ``items`` at each reasoning effort, in item order, through the store.
+
+    ``judge_factory``: an `HTTPJudgeConfig` (-> its pointwise judge at each effort) or any callable
+    effort -> Judge (e.g. ``lambda e: HTTPPairwiseJudge(cfg.with_effort(e))``). ``kwargs`` go to
+    `judge_through_store` (run_id, batch_size, progress, ...). Each effort is its own fingerprint, so
+    each is cached on its own and the "high" verdicts are shared with the main gold labels.
+    """
+    if isinstance(judge_factory, HTTPJudgeConfig):
+        cfg = judge_factory
+        client = cfg.client()
+        def factory(e: str) -> Judge:
+            return HTTPPointwiseJudge(cfg.with_effort(e), client)
+    else:
+        factory = judge_factory
+    return {e: judge_through_store(factory(e), items, store, **kwargs)[0] for e in efforts}
+
+
+def _verdict_value(v: Verdict) -> float | int | None:
+    return v.score if v.score is not None else v.label
+
+
+def agreeing_with_high(verdicts_by_effort: Mapping[str, Sequence[Verdict]], high: str = "high",
+                       intersect: bool = False) -> dict[str, list[int]]:
+    """The effort-ablation data: per lower effort, the indices of items whose verdict (score, or label
+    for pairwise) equals the ``high``-effort verdict. Invalid verdicts never agree.
+
+    ``intersect=True`` keeps, for every lower effort, only the items on which *all* lower efforts agree
+    with high (the same examples for every effort).
+    """
+    if high not in verdicts_by_effort:
+        raise KeyError(f"no {high!r} verdicts among efforts {list(verdicts_by_effort)}")
+    ref = verdicts_by_effort[high]
+    kept: dict[str, list[int]] = {}
+    for effort, verdicts in verdicts_by_effort.items():
+        if effort == high:
+            continue
+        if len(verdicts) != len(ref):
+            raise ValueError(f"effort {effort!r} has {len(verdicts)} verdicts, {high!r} has {len(ref)}")
+        kept[effort] = [i for i, (v, h) in enumerate(zip(verdicts, ref))
+                        if _verdict_value(h) is not None and _verdict_value(v) == _verdict_value(h)]
+    if intersect and kept:
+        common = set.intersection(*(set(ix) for ix in kept.values()))
+        kept = {e: [i for i in ix if i in common] for e, ix in kept.items()}
+    return kept

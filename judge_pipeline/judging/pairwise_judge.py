@@ -1,0 +1,59 @@
+"""A trained (or untrained) LLM pairwise judge: which of two responses is better, "Output (a)" or "(b)".
+
+Items are ``(prompt, response_a, response_b)`` in the order shown to the judge; label 1 means the
+first is better. The judge writes its answer greedily (non-reasoning judges: just the label, a few
+tokens; reasoning judges: an assessment of each output, then the label on its own line), and
+`parsing.parse_label` turns it into 1, 2 or an invalid reason. Position bias is measured by the
+report, which judges every pair in both orders (`metrics.pairwise.position_consistency`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from judge_pipeline.backends.transformers_backend import TransformersBackend
+from judge_pipeline.judging.parsing import parse_label
+from judge_pipeline.judging.templates import render_pairwise
+from judge_pipeline.judging.verdict import Verdict
+from judge_pipeline.store.keys import checkpoint_hash, content_key
+
+
+@dataclass
+class PairwiseLLMJudge:
+    checkpoint: str | Path
+    name: str
+    template_version: str = "pairwise_v1"
+    role: str = "training"
+    device: str = "cpu"
+    batch_size: int = 8
+    reasoning: bool = False
+    max_new_tokens: int = 8  #: answer length cap ("Output (a)" is 4 tokens; traces need more)
+    backend: TransformersBackend | None = field(default=None, repr=False)
+    kind: str = "pairwise"
+
+    def __post_init__(self) -> None:
+        self.model = str(self.checkpoint)
+        self.checkpoint_hash = checkpoint_hash(self.checkpoint)
+        self.fingerprint = content_key(model=self.name, checkpoint=self.checkpoint_hash, template=self.template_version)
+
+    @property
+    def decoding(self) -> dict:
+        return {"mode": "greedy", "max_new_tokens": self.max_new_tokens, "reasoning": self.reasoning}
+
+    def _backend(self) -> TransformersBackend:
+        if self.backend is None:
+            self.backend = TransformersBackend(self.checkpoint, device=self.device)
+        return self.backend
+
+    def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict]:
+        messages = [render_pairwise(self.template_version, p, a, b) for p, a, b in items]
+        completions = self._backend().generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        verdicts = []
+        for c in completions:
+            label, reason = parse_label(c.text)
+            trace = c.text.rsplit("\n", 1)[0].strip() if self.reasoning and "\n" in c.text else None
+            verdicts.append(Verdict(raw_output=c.text, reasoning=trace, label=label, invalid_reason=reason,
+                                    prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
+                                    latency_ms=c.latency_ms))
+        return verdicts

@@ -1,0 +1,64 @@
+"""One place that builds a TRL GRPOTrainer, shared by policy RL (stage 3) and judge RL (stage 2).
+
+`grpo_trainer` takes a model folder, rows with a ``prompt`` (chat messages) plus any columns the
+reward functions read (TRL passes them as keyword arguments), and the recipe's knobs; it returns the
+trainer and the tokenizer, so callers add their own saving (checkpoints every k steps for policies,
+one final checkpoint for judges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
+
+
+@dataclass(frozen=True)
+class GRPORecipe:
+    """The GRPO settings a run needs (filled from PolicyTrainConfig or JudgeGRPOConfig)."""
+
+    learning_rate: float
+    max_steps: int
+    num_generations: int
+    items_per_step: int
+    temperature: float
+    max_completion_length: int
+    epsilon_low: float
+    epsilon_high: float
+    kl_beta: float
+    train_top_layers: int | None
+    seed: int = 0
+
+
+def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe: GRPORecipe, output_dir: Path,
+                 device: str = "cpu", report_to: list[str] | None = None, callbacks: list | None = None):
+    """A ready-to-train GRPOTrainer over ``rows`` and the tokenizer of ``model_path``."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    if not rows:
+        raise ValueError("no GRPO training rows")
+    tok = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path)
+    train_only_top_layers(model, recipe.train_top_layers)
+    args = GRPOConfig(
+        output_dir=str(output_dir),
+        learning_rate=recipe.learning_rate,
+        max_steps=recipe.max_steps,
+        per_device_train_batch_size=recipe.items_per_step * recipe.num_generations,
+        num_generations=recipe.num_generations,
+        temperature=recipe.temperature,
+        max_completion_length=recipe.max_completion_length,
+        epsilon=recipe.epsilon_low,
+        epsilon_high=recipe.epsilon_high,
+        beta=recipe.kl_beta,
+        lr_scheduler_type="constant",
+        save_strategy="no",
+        seed=recipe.seed,
+        **cpu_safe_args(device, report_to or []),
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),
+                          processing_class=tok, callbacks=callbacks or [])
+    return trainer, tok

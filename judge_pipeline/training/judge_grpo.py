@@ -1,0 +1,38 @@
+"""Judge GRPO (TRL GRPOTrainer): a reasoning judge learns to reach the gold verdict by its own trace.
+
+Starts from the SFT checkpoint (reasoning judges) or from the base model (the RL-only judge). Each
+training item is a judge prompt; its rollouts are rewarded by `rewards.VerdictReward` against the gold
+verdict: -1 invalid, else (81 - (ŝ - s)²)/81 (pointwise) or 1 / 0 (pairwise). One final checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from judge_pipeline.config import JudgeTrainConfig
+from judge_pipeline.training.common import TrainResult, save_atomically
+from judge_pipeline.training.grpo import GRPORecipe, grpo_trainer
+from judge_pipeline.training.rewards import VerdictReward
+
+
+def train_judge_grpo(
+    start_model: Path, rows: list[dict], cfg: JudgeTrainConfig, output_dir: Path, device: str = "cpu",
+    report_to: list[str] | None = None, seed: int = 0,
+) -> tuple[TrainResult, VerdictReward]:
+    """GRPO of ``start_model`` on judge prompts ``rows`` (from `judge_data.grpo_examples`); saves ``output_dir``."""
+    g = cfg.grpo
+    recipe = GRPORecipe(
+        learning_rate=g.learning_rate, max_steps=g.steps, num_generations=g.num_generations,
+        items_per_step=g.items_per_step, temperature=g.temperature, max_completion_length=g.max_completion_length,
+        epsilon_low=g.epsilon_low, epsilon_high=g.epsilon_high, kl_beta=g.kl_beta,
+        train_top_layers=cfg.train_top_layers, seed=seed,
+    )
+    reward = VerdictReward(cfg.kind)
+    trainer, tok = grpo_trainer(start_model, rows, [reward], recipe, output_dir.with_name(output_dir.name + ".grpo-trainer"),
+                                device, report_to)
+    t0 = time.perf_counter()
+    out = trainer.train()
+    seconds = time.perf_counter() - t0
+    save_atomically(trainer, tok, output_dir)
+    return TrainResult(output_dir, float(out.training_loss), int(out.global_step), seconds, trainer.state.log_history), reward

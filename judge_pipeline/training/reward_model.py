@@ -1,0 +1,52 @@
+"""Bradley–Terry reward model (TRL RewardTrainer): the classic scalar-reward baseline of the study.
+
+A sequence classifier with one output is trained on gold-labelled pairs (chosen = the response gold
+scored higher) with the pairwise logistic loss -log σ(r_chosen - r_rejected). Saved as a plain HF
+checkpoint that `judging/reward_model_judge.py` reads.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from judge_pipeline.config import JudgeTrainConfig
+from judge_pipeline.training.common import TrainResult, cpu_safe_args, save_atomically, train_only_top_layers
+
+
+def train_reward_model(
+    base_model: Path, examples: list[dict], cfg: JudgeTrainConfig, output_dir: Path, device: str = "cpu",
+    report_to: list[str] | None = None, seed: int = 0,
+) -> TrainResult:
+    """Train a BT reward model from ``base_model`` on chosen/rejected ``examples``; save at ``output_dir``."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from trl import RewardConfig, RewardTrainer
+
+    if not examples:
+        raise ValueError(f"no preference pairs to train reward model {cfg.variant!r} on (all pairs tied?)")
+    set_seed(seed)  # the value head is initialised at random
+    tok = AutoTokenizer.from_pretrained(base_model)
+    model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1)
+    model.config.pad_token_id = tok.pad_token_id
+    train_only_top_layers(model, cfg.train_top_layers)
+    for p in model.score.parameters():  # the new value head always trains
+        p.requires_grad = True
+    args = RewardConfig(
+        output_dir=str(output_dir.with_name(output_dir.name + ".trainer")),
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        lr_scheduler_type="linear",
+        warmup_steps=cfg.warmup_ratio,
+        max_length=cfg.max_length,
+        save_strategy="no",
+        seed=seed,
+        **cpu_safe_args(device, report_to or []),
+    )
+    trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tok)
+    t0 = time.perf_counter()
+    out = trainer.train()
+    seconds = time.perf_counter() - t0
+    save_atomically(trainer, tok, output_dir)
+    return TrainResult(output_dir, float(out.training_loss), int(out.global_step), seconds, trainer.state.log_history)
