@@ -102,6 +102,9 @@ class HTTPJudgeConfig:
 
 
 # ---------------------------------------------------------------------- expected score from logprobs
+_DIGITS = frozenset(str(x) for x in range(SCORE_MIN, SCORE_MAX + 1))
+
+
 def score_span(text: str) -> tuple[int, int] | None:
     """Character span in ``text`` of the number `parse_score` reads: the whole text if it is a bare
     number, else the last "Score: N". None when there is none."""
@@ -147,7 +150,7 @@ def expected_from_logprobs(tokens: Sequence[TokenLogprob] | None, score: int | N
     alternatives.setdefault(tokens[i].token, tokens[i].logprob)
     for tok, lp in alternatives.items():
         d = tok.strip()
-        if len(d) == 1 and d.isdigit() and SCORE_MIN <= int(d) <= SCORE_MAX and lp > -math.inf:
+        if d in _DIGITS and lp > -math.inf:  # not str.isdigit: "²" is a digit to Python, not a score
             probs[int(d) - SCORE_MIN] += math.exp(lp)
     exp, outside = expected_score(probs)
     if exp is None:
