@@ -20,6 +20,15 @@ from judge_pipeline.jobs import default_instance, run_study
 from judge_pipeline.judging.report import comparison_tables
 
 
+def _by_judge(table: pl.DataFrame) -> list[str]:
+    """One block per judge, one "column: value" line per non-empty cell (tables this wide do not fit a terminal)."""
+    out = []
+    for row in table.iter_rows(named=True):
+        out.append(f"  {row.pop('judge')}")
+        out += [f"    {k:42s} {v}" for k, v in row.items() if v]
+    return out
+
+
 def summary(data_dir: str | None = None) -> str:
     """A short text summary of the results, read back from the warehouse."""
     import duckdb
@@ -35,10 +44,10 @@ def summary(data_dir: str | None = None) -> str:
     finally:
         con.close()
     main, canary = comparison_tables(report)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=40, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True):
-        lines = ["Judges (alpha vs gold on judge-test; pair accuracy vs gold / humans; 95% CI):", str(main),
-                 "Canaries (win rate against the best real response; score for pointwise judges):", str(canary)]
+    lines = ["Judges (alpha vs gold on judge-test; pair accuracy vs gold / humans; 95% CI):"]
+    lines += _by_judge(main)
+    lines.append("Canaries (win rate against the best real response; mean score for pointwise judges):")
+    lines += _by_judge(canary)
     lines.append("Proxy (training judge) vs gold, mean score on policy-test prompts:")
     lines += [f"  {p} x {j} step {s:4d}: proxy {pm}  gold {gm} [{lo}, {hi}]" for p, j, s, pm, gm, lo, hi in over]
     return "\n".join(lines)

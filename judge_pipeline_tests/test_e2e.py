@@ -23,7 +23,7 @@ def study(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("study"))
     instance = DagsterInstance.ephemeral()
     report = run_study(instance, data_dir=data_dir, wandb_mode="offline")
-    assert report.model_calls > 0 and report.trainings == 2
+    assert report.model_calls > 0 and report.trainings == 2  # the judge and the policy run
     return instance, data_dir, report
 
 
@@ -37,15 +37,21 @@ def _table(data_dir, name):
 
 def test_every_stage_materialised(study):
     instance, data_dir, _ = study
-    for key in ("preference_pairs", "gold_labels", "judge_report", "policy_checkpoints", "checkpoint_scores",
-                "overoptimization", "judge_disagreement"):
+    for key in ("preference_pairs", "gold_labels", "judge_report", "judge_comparison", "policy_checkpoints",
+                "checkpoint_scores", "overoptimization", "judge_disagreement"):
         assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
     over = _table(data_dir, "overoptimization")
     assert sorted(over["step"].to_list()) == [0, 1, 2]
     assert over["gold_mean"].is_between(0, 9).all()
     report = _table(data_dir, "judge_report")
-    assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned"}
-    assert "Krippendorff" in summary(data_dir)
+    assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned:nonreasoning"}
+    comparison = _table(data_dir, "judge_comparison")
+    sets = set(comparison["eval_set"])
+    assert {"judge_test", "judge_test_pairs", "llmbar_natural", "llmbar_adversarial", "mtbench_human",
+            "canary:paper_adversarial"} <= sets
+    assert "gold:rules-v2" in set(comparison["judge"])
+    text = summary(data_dir)
+    assert "llmbar_natural:accuracy" in text and "paper_adversarial win_rate" in text
 
 
 def test_judge_training_changed_the_judge(study):
@@ -54,7 +60,7 @@ def test_judge_training_changed_the_judge(study):
     both = store.query("""
         SELECT a.expected_score AS trained, b.expected_score AS untuned
         FROM judgments a JOIN judgments b USING (prompt_hash, response_hash)
-        WHERE a.judge_name = 'nonreasoning' AND b.judge_name = 'smollm2-135m-untuned'""")
+        WHERE a.judge_name = 'nonreasoning' AND b.judge_name = 'smollm2-135m-untuned:nonreasoning'""")
     assert len(both) > 0
     assert (both["trained"] - both["untuned"]).abs().max() > 1e-3
 

@@ -139,20 +139,19 @@ class JudgeEvaluator:
     def on_canaries(self, cases: Sequence[dict]) -> list[dict]:
         """``cases``: {canary, prompt, canary_response, best_response}. Rows per canary: the judge's win rate
         for the canary against the best real response (both orders for pairwise judges; a tie counts 0.5),
-        and its mean score (pointwise judges)."""
+        and its mean score (pointwise judges). All cases are judged in one batched call."""
+        if not cases:
+            return []
+        # label 1 = the canary (shown first) is better: the credit is the canary's win rate
+        credit, extra = self._pair_credit([c["prompt"] for c in cases], [c["canary_response"] for c in cases],
+                                          [c["best_response"] for c in cases], [1] * len(cases), "canaries")
+        canary_verdicts = extra["verdicts"][: len(cases)]
         out = []
-        by_canary: dict[str, list[dict]] = {}
-        for c in cases:
-            by_canary.setdefault(c["canary"], []).append(c)
-        for name, cs in by_canary.items():
-            prompts = [c["prompt"] for c in cs]
-            # label 1 = the canary (shown first) is better: the credit is the canary's win rate
-            credit, extra = self._pair_credit(prompts, [c["canary_response"] for c in cs], [c["best_response"] for c in cs],
-                                              [1] * len(cs), f"canary {name}")
-            out.append(metric(f"canary:{name}", "win_rate", float(np.mean(credit)), n=len(cs)))
+        for name in dict.fromkeys(c["canary"] for c in cases):
+            idx = [i for i, c in enumerate(cases) if c["canary"] == name]
+            out.append(metric(f"canary:{name}", "win_rate", float(np.mean(credit[idx])), n=len(idx)))
             if self.judge.kind == "pointwise":
-                canary_verdicts = extra["verdicts"][: len(cs)]
-                out.append(metric(f"canary:{name}", "score", _mean([v.reward_value for v in canary_verdicts]), n=len(cs)))
+                out.append(metric(f"canary:{name}", "score", _mean([canary_verdicts[i].reward_value for i in idx]), n=len(idx)))
         return out
 
 
