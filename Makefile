@@ -1,5 +1,6 @@
 # judge_pipeline: two commands set up a fresh machine.
 #   make demo   create .venv, install, materialise the whole miniature study (CPU, minutes)
+#   (make demo-full: the same with every judge variant of the study: rubric, RL-only, pairwise, Bradley-Terry)
 #   make test   create .venv, install (llama-cpp-python's server included), run the tests
 PY ?= python3.11
 VENV := .venv
@@ -11,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 WHEELS := $(or $(JUDGE_PIPELINE_WHEELS),$(HOME)/.cache/judge_pipeline/wheels)
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: setup llama-server demo test test-fast ui bench clean
+.PHONY: setup llama-server demo demo-full test test-fast ui bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +38,9 @@ llama-server: $(VENV)/.llama-server
 
 demo: setup
 	$(BIN)/python -W ignore -m judge_pipeline.demo
+
+demo-full: setup
+	JUDGE_PIPELINE_CONFIG=miniature_full $(BIN)/python -W ignore -m judge_pipeline.demo
 
 test: setup llama-server
 	$(BIN)/python -m pytest -q -rs --durations=15

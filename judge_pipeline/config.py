@@ -160,7 +160,8 @@ class StudyConfig:
     name: str  #: "miniature" | "miniature_full" | "tiny" | "paper"
     models: dict[str, ModelSpec]  #: every base model by name
     data: DataConfig = field(default_factory=DataConfig)
-    gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) or an HTTP judge (issue 4)
+    gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) | "http" (OpenAI-compatible
+    #: endpoint: judging/http_judge.py; JUDGE_PIPELINE_GOLD_MODEL / _BASE_URL / _EFFORT, key from OPENAI_API_KEY)
     judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
     policy_judges: tuple[str, ...] | None = None  #: variants a policy is trained against; None = every pointwise one
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
@@ -289,7 +290,7 @@ def paper() -> StudyConfig:
             max_prompt_chars=None,
             response_max_new_tokens=2048,
         ),
-        gold_judge="gpt-oss-120b",
+        gold_judge="http",  # gpt-oss-120b behind `vllm serve` (HTTPJudgeConfig defaults)
         judges=paper_judges(),
         policy_judges=("nonreasoning", "reasoning"),
         policy=PolicyTrainConfig(

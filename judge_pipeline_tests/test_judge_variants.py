@@ -143,3 +143,32 @@ def test_every_variant_is_reported(trained, tmp_path):
                                                                              "high": pl.Float64}))
     assert sorted(main["judge"].to_list()) == sorted(out)
     assert "judge_test:alpha" in main.columns and len(canary) == len(out)
+
+
+def test_http_gold_judge_is_selected_by_config(monkeypatch, tmp_path):
+    from judge_pipeline.judging.builders import StoredRubrics, build_rubric_source
+    from judge_pipeline.judging.http_judge import HTTPPointwiseJudge
+
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_MODEL", "my-judge")
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_EFFORT", "low")
+    cfg = dataclasses.replace(miniature(), gold_judge="http")
+    gold = build_gold_judge(cfg)
+    assert isinstance(gold, HTTPPointwiseJudge) and gold.name == "gold:my-judge@low"
+    with pytest.raises(ValueError, match="store"):
+        build_rubric_source(cfg)
+    assert isinstance(build_rubric_source(cfg, JudgmentStore(tmp_path / "s.duckdb")), StoredRubrics)
+    with pytest.raises(ValueError, match="not one of"):
+        build_gold_judge(dataclasses.replace(cfg, gold_judge="gpt-4"))
+
+
+def test_stored_rubrics_are_written_once(tmp_path):
+    from judge_pipeline.judging.builders import StoredRubrics
+    from judge_pipeline_tests.fakes import CountingJudge
+
+    writer = CountingJudge(name="rubric-writer", kind="rubric")
+    rubrics = StoredRubrics(writer, JudgmentStore(tmp_path / "s.duckdb"))
+    assert rubrics.rubric("Say hi.") == rubrics.rubric("Say hi.") == "0"  # CountingJudge: len("") % 10
+    assert writer.calls == 1
+    again = StoredRubrics(CountingJudge(name="rubric-writer", kind="rubric"), rubrics.store)
+    again.rubric("Say hi.")
+    assert again.writer.calls == 0 and again.fingerprint == writer.fingerprint  # from the store

@@ -26,7 +26,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     policy, variant = policy_and_judge(context)
     store = study.store()
     ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
-    proxy = build_training_judge(cfg, variant, ckpt["path"])
+    proxy = build_training_judge(cfg, variant, ckpt["path"], store=study.store())
     gold = build_gold_judge(cfg)
     prompts = policy_test_prompts["prompt"].to_list()
     ids = policy_test_prompts["prompt_id"].to_list()

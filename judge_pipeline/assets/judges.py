@@ -23,7 +23,7 @@ from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partiti
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.config import JudgeTrainConfig, StudyConfig
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
-from judge_pipeline.judging.builders import build_gold_judge, build_training_judge
+from judge_pipeline.judging.builders import build_gold_judge, build_rubric_source, build_training_judge
 from judge_pipeline.judging.canaries import canary_cases
 from judge_pipeline.judging.report import JudgeEvaluator, comparison_tables
 from judge_pipeline.plots import judge_comparison_plot
@@ -44,7 +44,7 @@ def _training_fingerprint(base: Path, rows: list[dict], jcfg: JudgeTrainConfig, 
 
 
 def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, rows: list[dict], target: Path,
-                  tracker: TrackerResource) -> dict:
+                  tracker: TrackerResource, rubric_source=None) -> dict:
     """Run every training stage of one variant; the final checkpoint lands at ``target``. Returns the
     facts recorded beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts)."""
     kw = dict(device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
@@ -55,7 +55,7 @@ def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, rows: li
             res = train_reward_model(base, examples, jcfg, target, **kw)
         return {"stages": "bt", "n_train": len(examples), "train_loss": res.train_loss, "steps": res.steps,
                 "seconds": res.seconds}
-    rubric_fn = build_gold_judge(cfg).rubric if jcfg.rubric else None
+    rubric_fn = (rubric_source or build_rubric_source(cfg)).rubric if jcfg.rubric else None
     stages, start, steps, seconds, loss, n_train, extra = [], base, 0, 0.0, float("nan"), 0, {}
     if jcfg.sft:
         examples = sft_examples(rows, jcfg, rubric_fn)
@@ -89,7 +89,8 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     rows = (gold_labels.filter(pl.col("split") == "judge_train").sort("pair_id", "position")
             .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
     target = study.judge_dir(variant)
-    rubric_version = build_gold_judge(cfg).fingerprint if jcfg.rubric else ""
+    rubric_source = build_rubric_source(cfg, study.store()) if jcfg.rubric else None
+    rubric_version = rubric_source.fingerprint if rubric_source else ""
     fingerprint = _training_fingerprint(base, rows, jcfg, rubric_version)
     marker = target / INPUTS_FILE
     info = reuse_if_unchanged(marker, fingerprint)
@@ -97,7 +98,7 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     if not trained_now:
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
-        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, rows, target, tracker))
+        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, rows, target, tracker, rubric_source))
     df = pl.DataFrame([{
         "judge_variant": variant, "kind": jcfg.kind, "stages": info["stages"], "base_model": jcfg.base_model,
         "path": str(target), "checkpoint_hash": checkpoint_hash(target), "n_train": int(info["n_train"]),
@@ -144,14 +145,14 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
     ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
     test_rows = _test_rows(gold_labels)
     sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
-    trained = _evaluator(study, build_training_judge(cfg, variant, ckpt["path"]), context.run.run_id)
+    trained = _evaluator(study, build_training_judge(cfg, variant, ckpt["path"], store=study.store()), context.run.run_id)
     rows = [{"judge": variant, **r} for r in evaluate_judge(cfg, trained, test_rows, sets)]
     computed = trained.computed
     if cfg.eval.report_untuned_base:
         jcfg = cfg.judge(variant)
         name = f"{jcfg.base_model}-untuned:{variant}"
         base = build_training_judge(cfg, variant, materialize_base_model(cfg.models[jcfg.base_model]), name=name,
-                                    role="external")
+                                    role="external", store=study.store())
         if jcfg.kind != "reward_model":  # an untrained value head is noise, not a reference
             ref = _evaluator(study, base, context.run.run_id)
             rows += [{"judge": name, **r} for r in ref.on_gold_set(test_rows)]

@@ -48,7 +48,7 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     if not trained_now:
         context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
     else:
-        judge = build_training_judge(cfg, variant, ckpt["path"])
+        judge = build_training_judge(cfg, variant, ckpt["path"], store=study.store())
         reward = JudgeReward(judge, study.store(), invalid_reward=pcfg.invalid_reward, run_id=context.run.run_id)
         with tracker.run(f"grpo-{policy}-{variant}", config={"policy": policy, "judge": variant,
                                                               **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:

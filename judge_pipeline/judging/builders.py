@@ -6,27 +6,68 @@ gold labelling, the judge report, policy rewards and checkpoint evaluation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from judge_pipeline.config import StudyConfig
 from judge_pipeline.judging.gold_rules import RuleGoldJudge
+from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudge, build_http_gold_judges, write_rubrics
 from judge_pipeline.judging.pairwise_judge import PairwiseLLMJudge
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.judging.reward_model_judge import RewardModelJudge
 from judge_pipeline.judging.verdict import Judge
 from judge_pipeline.sources.ifeval import constraints_table, load_ifeval
+from judge_pipeline.store import JudgmentStore
 
 
-def build_gold_judge(cfg: StudyConfig) -> RuleGoldJudge:
-    """The configured gold judge (the local rule judge in the miniature)."""
+GOLD_JUDGES = ("rules", "http")
+
+
+def build_gold_judge(cfg: StudyConfig) -> Judge:
+    """The configured gold judge: the local rule judge (miniature) or an OpenAI-compatible LLM judge over
+    HTTP (paper: gpt-oss-120b; endpoint, model and effort from JUDGE_PIPELINE_GOLD_* variables)."""
     if cfg.gold_judge == "rules":
         return RuleGoldJudge(constraints_table(load_ifeval()))
-    raise ValueError(f"gold judge {cfg.gold_judge!r} is not available in this version: only 'rules' is; "
-                     "the OpenAI-compatible LLM gold judge (gpt-oss-120b for the paper configuration) is issue 4")
+    if cfg.gold_judge == "http":
+        return HTTPPointwiseJudge(HTTPJudgeConfig.from_env())
+    raise ValueError(f"gold judge {cfg.gold_judge!r} is not one of {GOLD_JUDGES}")
+
+
+@dataclass
+class StoredRubrics:
+    """Rubrics written by an LLM gold judge, through the store (each prompt's rubric is asked for once)."""
+
+    writer: Judge
+    store: JudgmentStore
+
+    @property
+    def fingerprint(self) -> str:
+        return self.writer.fingerprint
+
+    @lru_cache(maxsize=None)
+    def rubric(self, prompt: str) -> str:
+        [text], _ = write_rubrics(self.writer, [prompt], self.store, progress=False)
+        if text is None:
+            raise RuntimeError(f"the gold judge wrote no rubric for prompt {prompt[:60]!r}")
+        return text
+
+    def __hash__(self) -> int:  # lru_cache on a method needs a hashable self
+        return id(self)
+
+
+def build_rubric_source(cfg: StudyConfig, store: JudgmentStore | None = None):
+    """Where rubric judges get their instruction-specific rubric: an object with ``rubric(prompt) -> str`` and
+    ``fingerprint``. The rule gold judge writes it itself; an HTTP gold judge's rubrics go through ``store``."""
+    if cfg.gold_judge == "rules":
+        return build_gold_judge(cfg)
+    if store is None:
+        raise ValueError("an HTTP gold judge's rubrics need the judgment store")
+    return StoredRubrics(build_http_gold_judges(HTTPJudgeConfig.from_env())["rubric"], store)
 
 
 def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path, name: str | None = None,
-                         role: str = "training") -> Judge:
+                         role: str = "training", store: JudgmentStore | None = None) -> Judge:
     """Judge variant ``variant`` of ``cfg`` loaded from ``checkpoint`` (its trained folder, or its base model
     for the untrained reference, then under another ``name``)."""
     j = cfg.judge(variant)
@@ -39,7 +80,7 @@ def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path,
                                 max_new_tokens=j.max_new_tokens, **common)
     rubric = {}
     if j.rubric:
-        gold = build_gold_judge(cfg)
-        rubric = dict(rubric_fn=gold.rubric, rubric_version=gold.fingerprint)
+        source = build_rubric_source(cfg, store)
+        rubric = dict(rubric_fn=source.rubric, rubric_version=source.fingerprint)
     return PointwiseLLMJudge(checkpoint, template_version=j.template, reasoning=j.reasoning,
                              max_new_tokens=j.max_new_tokens, **rubric, **common)
