@@ -103,7 +103,7 @@ class JudgeTrainConfig:
     train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
     batch_size: int = 8  #: per-device batch size
     warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
-    max_length: int = 384  #: truncate longer examples (tokens; the start of the prompt goes first)
+    max_length: int = 384  #: truncate longer training examples to this many tokens (TRL keeps the start)
     max_new_tokens: int = 8  #: verdict length cap at inference (reasoning judges: trace + verdict)
     trace: str = "full"  #: reasoning judges' SFT trace: "full" gold trace or "condensed" one-line form (CPU cost)
 
@@ -114,6 +114,8 @@ class JudgeTrainConfig:
             raise ValueError(f"judge {self.variant!r}: with sft=False it needs grpo.steps > 0 (nothing would train)")
         if self.trace not in ("full", "condensed"):
             raise ValueError(f"judge {self.variant!r}: trace must be 'full' or 'condensed', got {self.trace!r}")
+        if self.rubric and self.kind != "pointwise":
+            raise ValueError(f"judge {self.variant!r}: only pointwise judges take a rubric")
         if self.kind == "reward_model" and (self.reasoning or self.grpo.steps):
             raise ValueError(f"judge {self.variant!r}: a reward model has no trace and no GRPO stage")
 
@@ -179,6 +181,9 @@ class StudyConfig:
             unknown = [v for v in self.policy_judges if v not in self.judge_variants]
             if unknown:
                 raise ValueError(f"policy_judges {unknown} are not judge variants of {self.name!r}: {self.judge_variants}")
+            other = [v for v in self.policy_judges if self.judge(v).kind != "pointwise"]
+            if other:  # pairwise win-rate and reward-model rewards are issue 5
+                raise ValueError(f"policy_judges {other}: policies train against pointwise judges only, for now")
             return list(self.policy_judges)
         return [j.variant for j in self.judges if j.kind == "pointwise"]
 
@@ -197,24 +202,25 @@ def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
     """The miniature's judge variants: non-reasoning and reasoning pointwise by default; ``full`` adds the
     rubric, RL-only, pairwise (non-reasoning and reasoning) judges and the Bradley-Terry reward model.
 
-    Reasoning judges learn the *condensed* gold trace (one line, ~45 tokens instead of ~130): on a CPU
-    every trace token is paid at training and at every verdict.
+    Reasoning judges learn the *condensed* gold trace (one line, about 40-60 SmolLM2 tokens with the score
+    line, instead of ~130): on a CPU every trace token is paid at training and at every verdict. Verdict
+    length caps leave room above the longest condensed target (a trace cut before its verdict is invalid).
     """
-    grpo = JudgeGRPOConfig(steps=4, learning_rate=1e-5, num_generations=4, items_per_step=2, max_completion_length=64)
+    grpo = JudgeGRPOConfig(steps=4, learning_rate=1e-5, num_generations=4, items_per_step=2, max_completion_length=96)
     judges = [
         JudgeTrainConfig(variant="nonreasoning"),
         JudgeTrainConfig(variant="reasoning", reasoning=True, trace="condensed", template="pointwise_reasoning_compact_v1",
-                         grpo=grpo, max_new_tokens=64, max_length=448),
+                         grpo=grpo, max_new_tokens=96, max_length=448),
     ]
     if full:
         judges += [
             JudgeTrainConfig(variant="rubric", rubric=True, template="pointwise_rubric_compact_v1", max_length=448),
             JudgeTrainConfig(variant="rl_only", reasoning=True, trace="condensed", sft=False,
-                             template="pointwise_reasoning_compact_v1", grpo=grpo, max_new_tokens=64),
+                             template="pointwise_reasoning_compact_v1", grpo=grpo, max_new_tokens=96),
             JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_compact_v1", max_length=512),
             JudgeTrainConfig(variant="pairwise_reasoning", kind="pairwise", reasoning=True, trace="condensed",
-                             template="pairwise_reasoning_compact_v1", grpo=dataclasses.replace(grpo, max_completion_length=112),
-                             max_new_tokens=112, max_length=640),
+                             template="pairwise_reasoning_compact_v1", grpo=dataclasses.replace(grpo, max_completion_length=160),
+                             max_new_tokens=160, max_length=640),
             JudgeTrainConfig(variant="bt_reward_model", kind="reward_model", template="chat", max_length=256),
         ]
     return tuple(judges)

@@ -44,7 +44,7 @@ def test_every_stage_materialised(study):
     assert sorted(over["step"].to_list()) == [0, 1, 2]
     assert over["gold_mean"].is_between(0, 9).all()
     report = _table(data_dir, "judge_report")
-    assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned:nonreasoning"}
+    assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned:pointwise_compact_v1"}
     comparison = _table(data_dir, "judge_comparison")
     sets = set(comparison["eval_set"])
     assert {"judge_test", "judge_test_pairs", "llmbar_natural", "llmbar_adversarial", "mtbench_human",
@@ -60,7 +60,7 @@ def test_judge_training_changed_the_judge(study):
     both = store.query("""
         SELECT a.expected_score AS trained, b.expected_score AS untuned
         FROM judgments a JOIN judgments b USING (prompt_hash, response_hash)
-        WHERE a.judge_name = 'nonreasoning' AND b.judge_name = 'smollm2-135m-untuned:nonreasoning'""")
+        WHERE a.judge_name = 'nonreasoning' AND b.judge_name = 'smollm2-135m-untuned:pointwise_compact_v1'""")
     assert len(both) > 0
     assert (both["trained"] - both["untuned"]).abs().max() > 1e-3
 

@@ -59,6 +59,7 @@ def test_training_examples_follow_the_variant():
     assert [e["completion"][0]["content"] for e in sft_examples(rows, nr)] == [str(int(r["gold_score"])) for r in rows]
     target = sft_examples(rows, rs)[0]["completion"][0]["content"]
     assert target.endswith(f"\nScore: {int(rows[0]['gold_score'])}") and "relevance" in target and "Step 1" not in target
+    assert "-0.0" not in target  # zero penalties are left out of the condensed trace
     full = sft_examples(rows, dataclasses.replace(rs, trace="full"))[0]["completion"][0]["content"]
     assert full.startswith("Step 1") and full.count("Score:") == 1
     rubric_prompt = sft_examples(rows, rb, build_gold_judge(miniature()).rubric)[0]["prompt"][-1]["content"]
@@ -81,6 +82,9 @@ def test_verdict_reward_exact_values():
     assert out == [pytest.approx((81 - 9) / 81), -1.0, -1.0] and r.invalid == 2 and r.rollouts == 3
     p = VerdictReward("pairwise")
     assert p(None, ["x\nOutput (b)", "Output (a)", "both are fine"], gold_label=[2, 2, 1]) == [1.0, 0.0, -1.0]
+    # a reasoning judge's trace cut before its verdict names an output but is no verdict
+    cut = "Output (a): instructions 0.0/4, relevance 2.0/2\nOutput (b): instructions 4.0/4"
+    assert VerdictReward("pairwise", reasoning=True)(None, [cut, cut + "\nOutput (b)"], gold_label=[2, 2]) == [-1.0, 1.0]
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,23 @@ def test_valid_labels(raw, label):
 ])
 def test_malformed_labels_give_none_and_reason(raw, reason):
     assert parse_label(raw) == (None, reason)
+
+
+from judge_pipeline.judging.parsing import parse_final_label, score_prefix  # noqa: E402
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Output (a): fine\nOutput (b): worse\nOutput (a)", (1, None)),
+    ("reasoning...\n\n**Output (b)**\n", (2, None)),
+    ("Output (a): instructions 0/4\nOutput (b): instructions 4/4", (None, "no final label line")),  # cut trace
+    ("Output (b) is better because", (None, "no final label line")),
+    ("   ", (None, "empty output")),
+])
+def test_final_label_must_be_the_last_line(raw, expected):
+    assert parse_final_label(raw) == expected
+
+
+def test_score_prefix_ends_right_before_the_digit():
+    assert score_prefix("relevance 2/2 = 6.1\nScore: 6") == "relevance 2/2 = 6.1\nScore: "
+    assert score_prefix("Score: 3\nScore: 5").endswith("Score: 3\nScore: ")  # the last one
+    assert score_prefix("7") is None and score_prefix("no verdict") is None

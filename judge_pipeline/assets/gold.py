@@ -16,6 +16,14 @@ from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.resources import StudyResource
 
 
+def gold_trace(v) -> str:
+    """What reasoning judges distil: the gold judge's thinking (an LLM judge's reasoning tokens, where the server
+    returns them) followed by its verdict line; the rule judge's trace already ends in "Score: N"."""
+    if v.reasoning and v.reasoning.strip() not in v.raw_output:
+        return f"{v.reasoning.strip()}\nScore: {int(v.score)}"
+    return v.raw_output
+
+
 @asset(group_name="gold", dagster_type=table_type(schemas.GoldLabels))
 def gold_labels(context: AssetExecutionContext, study: StudyResource, preference_pairs: pl.DataFrame) -> pl.DataFrame:
     """Gold pointwise score (0-9) + reasoning trace for both responses of every pair, and the pair label."""
@@ -32,7 +40,7 @@ def gold_labels(context: AssetExecutionContext, study: StudyResource, preference
         raise RuntimeError(f"the gold judge produced {len(bad)} invalid verdicts, e.g. {bad[0].invalid_reason}")
     df = long.with_columns(
         pl.Series("gold_score", [float(v.score) for v in verdicts]),
-        pl.Series("gold_trace", [v.raw_output for v in verdicts]),
+        pl.Series("gold_trace", [gold_trace(v) for v in verdicts]),
         pl.Series("store_key", keys),
     )
     wide = df.pivot(on="position", index="pair_id", values="gold_score")

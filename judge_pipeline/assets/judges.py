@@ -39,8 +39,20 @@ from judge_pipeline.training.reward_model import train_reward_model
 INPUTS_FILE = "training_inputs.json"
 
 
-def _training_fingerprint(base: Path, rows: list[dict], jcfg: JudgeTrainConfig, rubric_version: str) -> str:
-    return content_key(base=checkpoint_hash(base), rows=rows, cfg=dataclasses.asdict(jcfg), rubric=rubric_version)
+#: JudgeTrainConfig fields that only shape inference: changing them must not retrain the judge
+INFERENCE_ONLY_FIELDS = ("max_new_tokens",)
+
+
+def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn) -> str:
+    """What determines the trained weights: base weights, training hyper-parameters, and the training examples
+    as built (so a change to how targets are written, e.g. the condensed trace, retrains)."""
+    train_cfg = {k: v for k, v in dataclasses.asdict(jcfg).items() if k not in INFERENCE_ONLY_FIELDS}
+    if jcfg.kind == "reward_model":
+        examples = preference_examples(rows)
+    else:
+        examples = [sft_examples(rows, jcfg, rubric_fn) if jcfg.sft else [],
+                    grpo_examples(rows, jcfg, rubric_fn) if jcfg.grpo.steps else []]
+    return content_key(base=checkpoint_hash(base), cfg=train_cfg, examples=examples)
 
 
 def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, rows: list[dict], target: Path,
@@ -90,8 +102,7 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
             .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
     target = study.judge_dir(variant)
     rubric_source = build_rubric_source(cfg, study.store()) if jcfg.rubric else None
-    rubric_version = rubric_source.fingerprint if rubric_source else ""
-    fingerprint = _training_fingerprint(base, rows, jcfg, rubric_version)
+    fingerprint = _training_fingerprint(base, jcfg, rows, rubric_source.rubric if rubric_source else None)
     marker = target / INPUTS_FILE
     info = reuse_if_unchanged(marker, fingerprint)
     trained_now = info is None
@@ -150,7 +161,7 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
     computed = trained.computed
     if cfg.eval.report_untuned_base:
         jcfg = cfg.judge(variant)
-        name = f"{jcfg.base_model}-untuned:{variant}"
+        name = f"{jcfg.base_model}-untuned:{jcfg.template}"  # variants sharing a template share this reference
         base = build_training_judge(cfg, variant, materialize_base_model(cfg.models[jcfg.base_model]), name=name,
                                     role="external", store=study.store())
         if jcfg.kind != "reward_model":  # an untrained value head is noise, not a reference

@@ -96,13 +96,17 @@ _TRACE_STEP = re.compile(r"^Step \d+ - ([\w -]+?):.*?(Points|Penalty) (-?\d+(?:\
 
 
 def condense_trace(trace: str) -> str:
-    """A one-line form of a rule-gold trace ("instructions 0.0/4, relevance 0.7/2, ... = 2.07"), what a
-    pairwise reasoning judge learns to write per output. Other traces come back unchanged."""
+    """A one-line form of a rule-gold trace ("instructions 0.0/4, relevance 0.7/2, ... = 2.07"), what the
+    miniature's reasoning judges learn to write: zero penalties are left out, names shortened. Other traces
+    come back unchanged."""
     parts, total = [], None
     for line in trace.splitlines():
         m = _TRACE_STEP.match(line.strip())
         if m:
             name, kind, value, top = m.groups()
+            if kind == "Penalty" and float(value) == 0.0:
+                continue
+            name = "grader-text" if name.startswith("grader-directed") else name
             parts.append(f"{name} {'-' if kind == 'Penalty' else ''}{value}{top or ''}")
         elif line.startswith("Total:"):
             total = line.split()[1]

@@ -3,7 +3,8 @@
 Items are ``(prompt, response_a, response_b)`` in the order shown to the judge; label 1 means the
 first is better. The judge writes its answer greedily (non-reasoning judges: just the label, a few
 tokens; reasoning judges: an assessment of each output, then the label on its own line), and
-`parsing.parse_label` turns it into 1, 2 or an invalid reason. Position bias is measured by the
+`parsing.parse_label` (`parse_final_label` for reasoning judges: the last line must be the label, and
+an answer cut by the token limit is invalid) turns it into 1, 2 or an invalid reason. Position bias is measured by the
 report, which judges every pair in both orders (`metrics.pairwise.position_consistency`).
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import TransformersBackend
-from judge_pipeline.judging.parsing import parse_label
+from judge_pipeline.judging.parsing import parse_final_label, parse_label
 from judge_pipeline.judging.templates import render_pairwise
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import checkpoint_hash, content_key
@@ -51,7 +52,9 @@ class PairwiseLLMJudge:
         completions = self._backend().generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         verdicts = []
         for c in completions:
-            label, reason = parse_label(c.text)
+            label, reason = parse_final_label(c.text) if self.reasoning else parse_label(c.text)
+            if self.reasoning and label is not None and not c.finished:
+                label, reason = None, "cut by the token limit"
             trace = c.text.rsplit("\n", 1)[0].strip() if self.reasoning and "\n" in c.text else None
             verdicts.append(Verdict(raw_output=c.text, reasoning=trace, label=label, invalid_reason=reason,
                                     prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,

@@ -85,3 +85,21 @@ def parse_label(raw: str | None) -> tuple[int | None, str | None]:
     if found is None:
         return None, "no label found"
     return (1 if found.lower() in ("a", "1") else 2), None
+
+
+_FINAL_LABEL = re.compile(r"^\W*output\s*\(?\s*([ab12])\s*\)?\W*$", re.I)
+
+
+def parse_final_label(raw: str | None) -> tuple[int | None, str | None]:
+    """A reasoning pairwise judge's verdict: its last non-empty line must be just the label ("Output (a)").
+
+    Stricter than `parse_label`, because a reasoning trace names both outputs ("Output (b): ...") and a
+    trace cut by the token limit would otherwise read as a verdict for whichever output it mentioned last.
+    """
+    if raw is None or not raw.strip():
+        return None, "empty output"
+    last = [line for line in raw.strip().splitlines() if line.strip()][-1]
+    m = _FINAL_LABEL.match(last.strip())
+    if not m:
+        return None, "no final label line"
+    return (1 if m.group(1).lower() in ("a", "1") else 2), None

@@ -115,7 +115,7 @@ class JudgeEvaluator:
             credit, extra = self._pair_credit([p["prompt"] for p in ps], [p["a"] for p in ps], [p["b"] for p in ps],
                                               [p["label"] for p in ps], f"{eval_set} pairs")
             rows_ = self._pair_rows(f"{eval_set}_pairs", credit, extra)
-            if self.judge.kind != "pairwise":  # the response-level invalid rate is already reported
+            if self.judge.kind == "pointwise":  # its response-level invalid rate is reported above
                 rows_ = [r for r in rows_ if r["metric"] != "invalid_rate"]
             out += rows_
             all_verdicts += extra["verdicts"] if self.judge.kind == "pairwise" else []

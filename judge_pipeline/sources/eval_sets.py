@@ -1,7 +1,7 @@
 """The human-labelled evaluation sets every judge is reported on, in one row format.
 
 LLMBar Natural, LLMBar Adversarial (its four subsets together) and the MT-Bench human subset, each
-sampled to ``n`` pairs (deterministic, label-balanced as far as the set allows; None = all), plus any
+sampled to ``n`` pairs (deterministic, keeping the set's label proportions; None = all), plus any
 user preference file (`preference_file.py` format), named ``user:<file stem>``, judged in full.
 """
 

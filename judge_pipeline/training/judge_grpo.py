@@ -28,7 +28,7 @@ def train_judge_grpo(
         epsilon_low=g.epsilon_low, epsilon_high=g.epsilon_high, kl_beta=g.kl_beta,
         train_top_layers=cfg.train_top_layers, seed=seed,
     )
-    reward = VerdictReward(cfg.kind)
+    reward = VerdictReward(cfg.kind, reasoning=cfg.reasoning)
     trainer, tok = grpo_trainer(start_model, rows, [reward], recipe, output_dir.with_name(output_dir.name + ".grpo-trainer"),
                                 device, report_to)
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from judge_pipeline.judging.cached import judge_through_store
-from judge_pipeline.judging.parsing import parse_label, parse_score
+from judge_pipeline.judging.parsing import parse_final_label, parse_label, parse_score
 from judge_pipeline.judging.verdict import Judge
 from judge_pipeline.store import JudgmentStore
 
@@ -87,6 +87,7 @@ class VerdictReward:
     """
 
     kind: str  #: "pointwise" | "pairwise"
+    reasoning: bool = False  #: pairwise: the label must be the last line (`parse_final_label`)
     rollouts: int = 0
     invalid: int = 0
 
@@ -100,7 +101,8 @@ class VerdictReward:
             parsed = [parse_score(t)[0] for t in texts]
             rewards = [judge_score_reward(p, g) for p, g in zip(parsed, gold_score)]
         elif self.kind == "pairwise":
-            parsed = [parse_label(t)[0] for t in texts]
+            parse = parse_final_label if self.reasoning else parse_label
+            parsed = [parse(t)[0] for t in texts]
             rewards = [pairwise_label_reward(p, int(g)) for p, g in zip(parsed, gold_label)]
         else:
             raise ValueError(f"no verdict reward for judge kind {self.kind!r}")
