@@ -39,3 +39,29 @@ def test_fingerprint_follows_weights_and_template(tiny_path):
     b = PointwiseLLMJudge(tiny_path, name="tiny", template_version="pointwise_compact_v1")
     assert a.fingerprint != b.fingerprint
     assert a.fingerprint == PointwiseLLMJudge(tiny_path, name="tiny").fingerprint
+
+
+def test_expected_score_from_known_logits(tiny_path):
+    """Zero the final norm (hidden state 0) and give the LM head a bias: the logits are exactly the bias, so the
+    expected score and the mass outside the ten score tokens are known in closed form."""
+    from judge_pipeline.backends.transformers_backend import TransformersBackend
+
+    model, tok = load_model_and_tokenizer(tiny_path)
+    ids = score_token_ids(tok)
+    vocab = model.config.vocab_size
+    with torch.no_grad():
+        model.model.norm.weight.zero_()
+        head = torch.nn.Linear(model.config.hidden_size, vocab, bias=True)
+        head.weight.zero_()
+        head.bias.fill_(-30.0)  # every other token ~ 0
+        logits = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0])
+        head.bias[ids] = logits
+        head.bias[tok.eos_token_id] = 2.0  # some mass outside the score tokens
+        model.lm_head = head
+    judge = PointwiseLLMJudge(tiny_path, name="known", backend=TransformersBackend(tiny_path, model=model, tokenizer=tok))
+    [v] = judge.judge([("Rate this.", "A response.")])
+    z = torch.exp(logits).sum() + torch.exp(torch.tensor(2.0)) + (vocab - 11) * torch.exp(torch.tensor(-30.0))
+    p = torch.exp(logits) / z
+    assert v.expected_score == pytest.approx(float((torch.arange(10) * p).sum() / p.sum()), abs=1e-5)
+    assert v.mass_outside == pytest.approx(float(1 - p.sum()), abs=1e-5)
+    assert v.score == 7 and v.raw_output == "7"  # greedy token = the largest logit
