@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def overoptimization_plot(df: pl.DataFrame, path: Path) -> Path:
     """Training-judge (proxy) and gold score vs policy step, one panel per (policy, judge), with CIs."""
     groups = df.select("policy", "judge_variant").unique().sort(["policy", "judge_variant"]).rows()
@@ -30,11 +38,7 @@ def overoptimization_plot(df: pl.DataFrame, path: Path) -> Path:
         ax.set_ylim(0, 9)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def judge_comparison_plot(report: pl.DataFrame, path: Path) -> Path:
@@ -61,11 +65,7 @@ def judge_comparison_plot(report: pl.DataFrame, path: Path) -> Path:
     ax.set_ylabel("pair accuracy (95% CI)")
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def markdown_image(path: Path, alt: str = "plot") -> str:

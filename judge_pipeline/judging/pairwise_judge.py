@@ -17,7 +17,7 @@ from judge_pipeline.backends.transformers_backend import TransformersBackend
 from judge_pipeline.judging.parsing import parse_final_label, parse_label
 from judge_pipeline.judging.templates import render_pairwise
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import checkpoint_hash, content_key
+from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
 
 
 @dataclass
@@ -36,7 +36,7 @@ class PairwiseLLMJudge:
     def __post_init__(self) -> None:
         self.model = str(self.checkpoint)
         self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = content_key(model=self.name, checkpoint=self.checkpoint_hash, template=self.template_version)
+        self.fingerprint = model_judge_fingerprint(self.name, self.checkpoint_hash, self.template_version)
 
     @property
     def decoding(self) -> dict:

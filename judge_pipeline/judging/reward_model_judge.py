@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import checkpoint_hash, content_key
+from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
 
 
 @dataclass
@@ -33,7 +33,7 @@ class RewardModelJudge:
     def __post_init__(self) -> None:
         self.model = str(self.checkpoint)
         self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = content_key(model=self.name, checkpoint=self.checkpoint_hash, template=self.template_version)
+        self.fingerprint = model_judge_fingerprint(self.name, self.checkpoint_hash, self.template_version)
 
     @property
     def decoding(self) -> dict:

@@ -61,3 +61,9 @@ def checkpoint_hash(folder: str | Path) -> str:
     except OSError:
         pass
     return digest
+
+
+def model_judge_fingerprint(name: str, checkpoint_hash_: str, template_version: str, **extra: str) -> str:
+    """Identity of a judge backed by model weights: its name, the weights' hash, its template version (+ extra
+    parts, e.g. the rubric source); part of every store key of its verdicts."""
+    return content_key(model=name, checkpoint=checkpoint_hash_, template=template_version, **extra)

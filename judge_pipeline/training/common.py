@@ -33,6 +33,33 @@ def cpu_safe_args(device: str, report_to: list[str]) -> dict:
     )
 
 
+def supervised_args(cfg, output_dir: Path, device: str, report_to: list[str] | None, seed: int) -> dict:
+    """Trainer arguments shared by the judge's supervised recipes (SFT, reward model), from a JudgeTrainConfig."""
+    return dict(
+        output_dir=str(output_dir.with_name(output_dir.name + ".trainer")),
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        lr_scheduler_type="linear",
+        warmup_steps=cfg.warmup_ratio,
+        max_length=cfg.max_length,
+        save_strategy="no",
+        seed=seed,
+        **cpu_safe_args(device, report_to or []),
+    )
+
+
+def train_and_save(trainer, tokenizer, output_dir: Path) -> TrainResult:
+    """Train, then save the model atomically at ``output_dir``; the run's loss, steps and wall time."""
+    import time
+
+    t0 = time.perf_counter()
+    out = trainer.train()
+    seconds = time.perf_counter() - t0
+    save_atomically(trainer, tokenizer, output_dir)
+    return TrainResult(output_dir, float(out.training_loss), int(out.global_step), seconds, trainer.state.log_history)
+
+
 def save_atomically(trainer, tokenizer, target: Path) -> Path:
     """Save the trainer's model + tokenizer to ``target`` atomically."""
     with atomic_folder(target) as tmp:

@@ -7,11 +7,10 @@ verdict: -1 invalid, else (81 - (ŝ - s)²)/81 (pointwise) or 1 / 0 (pairwise). 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from judge_pipeline.config import JudgeTrainConfig
-from judge_pipeline.training.common import TrainResult, save_atomically
+from judge_pipeline.training.common import TrainResult, train_and_save
 from judge_pipeline.training.grpo import GRPORecipe, grpo_trainer
 from judge_pipeline.training.rewards import VerdictReward
 
@@ -31,8 +30,4 @@ def train_judge_grpo(
     reward = VerdictReward(cfg.kind, reasoning=cfg.reasoning)
     trainer, tok = grpo_trainer(start_model, rows, [reward], recipe, output_dir.with_name(output_dir.name + ".grpo-trainer"),
                                 device, report_to)
-    t0 = time.perf_counter()
-    out = trainer.train()
-    seconds = time.perf_counter() - t0
-    save_atomically(trainer, tok, output_dir)
-    return TrainResult(output_dir, float(out.training_loss), int(out.global_step), seconds, trainer.state.log_history), reward
+    return train_and_save(trainer, tok, output_dir), reward

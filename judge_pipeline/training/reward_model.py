@@ -7,11 +7,10 @@ checkpoint that `judging/reward_model_judge.py` reads.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from judge_pipeline.config import JudgeTrainConfig
-from judge_pipeline.training.common import TrainResult, cpu_safe_args, save_atomically, train_only_top_layers
+from judge_pipeline.training.common import TrainResult, supervised_args, train_and_save, train_only_top_layers
 
 
 def train_reward_model(
@@ -32,21 +31,6 @@ def train_reward_model(
     train_only_top_layers(model, cfg.train_top_layers)
     for p in model.score.parameters():  # the new value head always trains
         p.requires_grad = True
-    args = RewardConfig(
-        output_dir=str(output_dir.with_name(output_dir.name + ".trainer")),
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size,
-        lr_scheduler_type="linear",
-        warmup_steps=cfg.warmup_ratio,
-        max_length=cfg.max_length,
-        save_strategy="no",
-        seed=seed,
-        **cpu_safe_args(device, report_to or []),
-    )
+    args = RewardConfig(**supervised_args(cfg, output_dir, device, report_to, seed))
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tok)
-    t0 = time.perf_counter()
-    out = trainer.train()
-    seconds = time.perf_counter() - t0
-    save_atomically(trainer, tok, output_dir)
-    return TrainResult(output_dir, float(out.training_loss), int(out.global_step), seconds, trainer.state.log_history)
+    return train_and_save(trainer, tok, output_dir)
