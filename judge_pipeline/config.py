@@ -303,7 +303,7 @@ def paper() -> StudyConfig:
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
             num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
         ),
-        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64),
+        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None),
         device="cuda",
     )
 

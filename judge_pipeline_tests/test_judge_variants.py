@@ -176,3 +176,17 @@ def test_stored_rubrics_are_written_once(tmp_path):
     again = StoredRubrics(CountingJudge(name="rubric-writer", kind="rubric"), rubrics.store)
     again.rubric("Say hi.")
     assert again.writer.calls == 0 and again.fingerprint == writer.fingerprint  # from the store
+
+
+def test_training_text_continues_the_inference_prompt():
+    """What SFT trains on must be the inference prompt followed by the target, or the score is read elsewhere."""
+    from transformers import AutoTokenizer
+
+    from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
+
+    tok = AutoTokenizer.from_pretrained(materialize_base_model(TINY))
+    for cfg in VARIANTS[:2]:
+        ex = sft_examples(gold_rows(), cfg)[0]
+        prompt = tok.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True, **CHAT_TEMPLATE_KWARGS)
+        full = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False, **ex["chat_template_kwargs"])
+        assert full.startswith(prompt + ex["completion"][0]["content"])

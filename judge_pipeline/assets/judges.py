@@ -102,6 +102,8 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
             .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
     target = study.judge_dir(variant)
     rubric_source = build_rubric_source(cfg, study.store()) if jcfg.rubric else None
+    if hasattr(rubric_source, "prefetch"):  # an LLM gold judge: every training prompt's rubric in one batch
+        rubric_source.prefetch([r["prompt"] for r in rows])
     fingerprint = _training_fingerprint(base, jcfg, rows, rubric_source.rubric if rubric_source else None)
     marker = target / INPUTS_FILE
     info = reuse_if_unchanged(marker, fingerprint)

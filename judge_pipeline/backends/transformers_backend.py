@@ -38,6 +38,11 @@ class TokenDistribution:
 
 Messages = list[dict[str, str]]
 
+#: Passed to every chat template, at training (TRL) and at inference alike: judges and policies answer
+#: without a hidden thinking block (Qwen3's template would otherwise open one where the score belongs;
+#: reasoning judges write their trace as visible text). Templates without the variable ignore it.
+CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
+
 
 class TransformersBackend:
     """A causal LM loaded from a plain HF checkpoint folder."""
@@ -51,7 +56,8 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ helpers
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                  **CHAT_TEMPLATE_KWARGS)
 
     def _encode_left_padded(self, texts: Sequence[str], max_length: int | None = None):
         tok = self.tokenizer

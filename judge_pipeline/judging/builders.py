@@ -6,8 +6,7 @@ gold labelling, the judge report, policy rewards and checkpoint evaluation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from judge_pipeline.config import StudyConfig
@@ -40,20 +39,25 @@ class StoredRubrics:
 
     writer: Judge
     store: JudgmentStore
+    cache: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
         return self.writer.fingerprint
 
-    @lru_cache(maxsize=None)
-    def rubric(self, prompt: str) -> str:
-        [text], _ = write_rubrics(self.writer, [prompt], self.store, progress=False)
-        if text is None:
-            raise RuntimeError(f"the gold judge wrote no rubric for prompt {prompt[:60]!r}")
-        return text
+    def prefetch(self, prompts: list[str]) -> None:
+        """Ask for every missing rubric in one batched, concurrent call (the server sees them all at once)."""
+        todo = sorted({p for p in prompts if p not in self.cache})
+        if todo:
+            texts, _ = write_rubrics(self.writer, todo, self.store, batch_size=64)
+            for p, t in zip(todo, texts):
+                if t is None:
+                    raise RuntimeError(f"the gold judge wrote no rubric for prompt {p[:60]!r}")
+                self.cache[p] = t
 
-    def __hash__(self) -> int:  # lru_cache on a method needs a hashable self
-        return id(self)
+    def rubric(self, prompt: str) -> str:
+        self.prefetch([prompt])
+        return self.cache[prompt]
 
 
 def build_rubric_source(cfg: StudyConfig, store: JudgmentStore | None = None):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
 
@@ -50,7 +51,7 @@ class RewardModelJudge:
     def texts(self, items: list[tuple[str, str]]) -> list[str]:
         _, tok = self._load()
         return [tok.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}],
-                                        tokenize=False) for p, r in items]
+                                        tokenize=False, **CHAT_TEMPLATE_KWARGS) for p, r in items]
 
     @torch.inference_mode()
     def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:

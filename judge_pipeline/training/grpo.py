@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
 from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
 
 
@@ -57,6 +58,7 @@ def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe:
         lr_scheduler_type="constant",
         save_strategy="no",
         seed=recipe.seed,
+        chat_template_kwargs=CHAT_TEMPLATE_KWARGS,
         **cpu_safe_args(device, report_to or []),
     )
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),

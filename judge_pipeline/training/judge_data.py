@@ -7,7 +7,7 @@ One function per training stage, each taking the same inputs (gold rows and the 
   the verdict ("...\\nScore: 7" / "Output (a): ...\\nOutput (b): ...\\nOutput (a)").
 - `grpo_examples`: the judge prompt plus the gold verdict the reward compares with (``gold_score`` or
   ``gold_label``); TRL passes those columns to the reward function.
-- `preference_examples`: chosen/rejected chats for the Bradley–Terry reward model.
+- `preference_examples`: chosen/rejected chats (explicit prompt) for the Bradley–Terry reward model.
 
 Pairwise judges see every pair in both orders (label swapped), so the data does not teach a
 position preference. Pairs whose two gold scores tie have no label and are left out of pairwise and
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
 from judge_pipeline.config import JudgeTrainConfig
 from judge_pipeline.judging.gold_rules import condense_trace
 from judge_pipeline.judging.templates import render_pairwise, render_pointwise
@@ -76,12 +77,14 @@ def _prompt(cfg: JudgeTrainConfig, r: dict, rubric_fn: Callable[[str], str] | No
 
 
 def sft_examples(rows: list[dict], cfg: JudgeTrainConfig, rubric_fn: Callable[[str], str] | None = None) -> list[dict]:
-    """Conversational prompt/completion examples for the SFT stage of ``cfg``'s variant."""
+    """Conversational prompt/completion examples for the SFT stage of ``cfg``'s variant (TRL reads the
+    ``chat_template_kwargs`` column, so training renders chats exactly as inference does)."""
+    def example(prompt, target):
+        return {"prompt": prompt, "completion": [{"role": "assistant", "content": target}],
+                "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
     if cfg.kind == "pairwise":
-        return [{"prompt": _prompt(cfg, p, None), "completion": [{"role": "assistant", "content": pairwise_target(p, cfg)}]}
-                for p in _both_orders(gold_pairs(rows))]
-    return [{"prompt": _prompt(cfg, r, rubric_fn), "completion": [{"role": "assistant", "content": pointwise_target(r, cfg)}]}
-            for r in rows]
+        return [example(_prompt(cfg, p, None), pairwise_target(p, cfg)) for p in _both_orders(gold_pairs(rows))]
+    return [example(_prompt(cfg, r, rubric_fn), pointwise_target(r, cfg)) for r in rows]
 
 
 def grpo_examples(rows: list[dict], cfg: JudgeTrainConfig, rubric_fn: Callable[[str], str] | None = None) -> list[dict]:
@@ -92,11 +95,12 @@ def grpo_examples(rows: list[dict], cfg: JudgeTrainConfig, rubric_fn: Callable[[
 
 
 def preference_examples(rows: list[dict]) -> list[dict]:
-    """Chosen/rejected chats (implicit prompt) for the Bradley–Terry reward model."""
+    """Chosen/rejected chats (explicit prompt) for the Bradley–Terry reward model."""
     out = []
     for p in gold_pairs(rows):
         chosen, rejected = (p["response_a"], p["response_b"]) if p["label"] == 1 else (p["response_b"], p["response_a"])
         out.append({"prompt": [{"role": "user", "content": p["prompt"]}],
                     "chosen": [{"role": "assistant", "content": chosen}],
-                    "rejected": [{"role": "assistant", "content": rejected}]})
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                    "chat_template_kwargs": CHAT_TEMPLATE_KWARGS})
     return out
