@@ -228,14 +228,16 @@ def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
 
 def miniature() -> StudyConfig:
     """The CPU default: finishes in minutes on 2 cores (`make demo`)."""
-    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2}, judges=miniature_judges(full=False))
+    # 8 pairs per human-labelled set: a reasoning judge's verdict on an LLMBar pair costs ~3.5 s on 2 cores
+    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2}, judges=miniature_judges(full=False),
+                       eval=EvalConfig(human_pairs_per_set=8))
 
 
 def miniature_full() -> StudyConfig:
     """The miniature with every judge variant of the study (`make demo-full`); policies still train against the
     two pointwise judges of the default miniature."""
     return dataclasses.replace(miniature(), name="miniature_full", judges=miniature_judges(full=True),
-                               policy_judges=("nonreasoning", "reasoning"))
+                               policy_judges=("nonreasoning", "reasoning"), eval=EvalConfig(human_pairs_per_set=24))
 
 
 def tiny() -> StudyConfig:
