@@ -190,3 +190,13 @@ def test_training_text_continues_the_inference_prompt():
         prompt = tok.apply_chat_template(ex["prompt"], tokenize=False, add_generation_prompt=True, **CHAT_TEMPLATE_KWARGS)
         full = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=False, **ex["chat_template_kwargs"])
         assert full.startswith(prompt + ex["completion"][0]["content"])
+
+
+def test_comparison_keeps_a_shared_reference_once():
+    import polars as pl
+
+    row = {"judge": "base:t", "eval_set": "judge_test", "metric": "alpha", "value": 0.1, "low": 0.0, "high": 0.2, "n": 3}
+    report = pl.DataFrame([{"judge_variant": v, **row} for v in ("reasoning", "rl_only")] +
+                          [{"judge_variant": "reasoning", **row, "judge": "reasoning", "value": 0.5}])
+    main, _ = comparison_tables(report)
+    assert main.sort("judge")["judge_test:alpha"].to_list() == ["0.10 [0.00, 0.20]", "0.50 [0.00, 0.20]"]

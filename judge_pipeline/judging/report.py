@@ -164,7 +164,12 @@ COMPARISON_COLUMNS = [
 
 
 def comparison_tables(report: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(main table, canary table): one row per judge, "value [low, high]" cells."""
+    """(main table, canary table): one row per judge, "value [low, high]" cells.
+
+    Variants that share a template share their untrained-base reference, so its rows come once per such
+    variant (identical: same judge, same stored verdicts); they are kept once.
+    """
+    report = report.unique(subset=["judge", "eval_set", "metric"], keep="first", maintain_order=True)
     def cell(v, lo, hi):
         if v is None:
             return ""
