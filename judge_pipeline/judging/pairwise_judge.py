@@ -17,7 +17,7 @@ from judge_pipeline.backends.transformers_backend import TransformersBackend
 from judge_pipeline.judging.parsing import parse_final_label, parse_label
 from judge_pipeline.judging.templates import render_pairwise
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
+from judge_pipeline.store.keys import identify_model_judge
 
 
 @dataclass
@@ -34,9 +34,7 @@ class PairwiseLLMJudge:
     kind: str = "pairwise"
 
     def __post_init__(self) -> None:
-        self.model = str(self.checkpoint)
-        self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = model_judge_fingerprint(self.name, self.checkpoint_hash, self.template_version)
+        identify_model_judge(self)
 
     @property
     def decoding(self) -> dict:

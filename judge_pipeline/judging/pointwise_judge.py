@@ -24,7 +24,7 @@ from judge_pipeline.backends.transformers_backend import TransformersBackend
 from judge_pipeline.judging.parsing import SCORE_MAX, SCORE_MIN, expected_score, parse_score, score_prefix
 from judge_pipeline.judging.templates import render_pointwise
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
+from judge_pipeline.store.keys import identify_model_judge
 
 
 def score_token_ids(tokenizer) -> list[int]:
@@ -67,10 +67,7 @@ class PointwiseLLMJudge:
     def __post_init__(self) -> None:
         if (self.rubric_fn is None) != (not self.rubric_version):
             raise ValueError("a rubric judge needs both rubric_fn and rubric_version")
-        self.model = str(self.checkpoint)
-        self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = model_judge_fingerprint(self.name, self.checkpoint_hash, self.template_version,
-                                                   rubric=self.rubric_version)
+        identify_model_judge(self, rubric=self.rubric_version)
         self._score_ids: list[int] | None = None
 
     @property

@@ -15,7 +15,7 @@ import torch
 
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import checkpoint_hash, model_judge_fingerprint
+from judge_pipeline.store.keys import identify_model_judge
 
 
 @dataclass
@@ -32,9 +32,7 @@ class RewardModelJudge:
     _tokenizer: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.model = str(self.checkpoint)
-        self.checkpoint_hash = checkpoint_hash(self.checkpoint)
-        self.fingerprint = model_judge_fingerprint(self.name, self.checkpoint_hash, self.template_version)
+        identify_model_judge(self)
 
     @property
     def decoding(self) -> dict:

@@ -63,7 +63,11 @@ def checkpoint_hash(folder: str | Path) -> str:
     return digest
 
 
-def model_judge_fingerprint(name: str, checkpoint_hash_: str, template_version: str, **extra: str) -> str:
-    """Identity of a judge backed by model weights: its name, the weights' hash, its template version (+ extra
-    parts, e.g. the rubric source); part of every store key of its verdicts."""
-    return content_key(model=name, checkpoint=checkpoint_hash_, template=template_version, **extra)
+def identify_model_judge(judge, **extra: str) -> None:
+    """Set ``model``, ``checkpoint_hash`` and ``fingerprint`` of a judge backed by a checkpoint folder: its name,
+    the weights' hash and its template version (+ ``extra`` parts, e.g. the rubric source) make the identity
+    that is part of every store key of its verdicts."""
+    judge.model = str(judge.checkpoint)
+    judge.checkpoint_hash = checkpoint_hash(judge.checkpoint)
+    judge.fingerprint = content_key(model=judge.name, checkpoint=judge.checkpoint_hash, template=judge.template_version,
+                                    **extra)
