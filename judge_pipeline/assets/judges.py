@@ -130,9 +130,10 @@ def _test_rows(gold_labels: pl.DataFrame) -> list[dict]:
 
 
 def evaluate_judge(cfg: StudyConfig, evaluator: JudgeEvaluator, test_rows: list[dict],
-                   human_sets: dict[str, list[dict]]) -> list[dict]:
-    """Every report row of one judge: judge-test, each human-labelled set, the canaries."""
-    rows = evaluator.on_gold_set(test_rows)
+                   human_sets: dict[str, list[dict]], gold_set: bool = True) -> list[dict]:
+    """Every report row of one judge: judge-test (unless ``gold_set`` is False: the gold judge itself), each
+    human-labelled set, the canaries."""
+    rows = evaluator.on_gold_set(test_rows) if gold_set else []
     for name, pairs in human_sets.items():
         rows += evaluator.on_pairs(name, pairs)
     rows += evaluator.on_canaries(canary_cases(test_rows, cfg.eval.canary_prompts))
@@ -189,8 +190,7 @@ def judge_comparison(context: AssetExecutionContext, study: StudyResource, judge
     ev = _evaluator(study, gold, context.run.run_id)
     test_rows = _test_rows(gold_labels)
     sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
-    gold_rows = [r for name, pairs in sets.items() for r in ev.on_pairs(name, pairs)]
-    gold_rows += ev.on_canaries(canary_cases(test_rows, cfg.eval.canary_prompts))
+    gold_rows = evaluate_judge(cfg, ev, test_rows, sets, gold_set=False)
     gold_df = pl.DataFrame([{"judge_variant": "gold", "judge": gold.name, **r} for r in gold_rows],
                            schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
     df = pl.concat([judge_report, gold_df], how="vertical_relaxed")
