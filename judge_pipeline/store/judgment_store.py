@@ -1,7 +1,8 @@
 """The judgment store, read top to bottom: connect (with retry), look up, insert.
 
 One DuckDB file holds every verdict of every judge (`judgments`), every generated response
-(`generations`), the judges themselves (`judges`) and where verdicts were used (`judgment_uses`).
+(`generations`), KL estimates of policy checkpoints (`kl_estimates`), the judges themselves
+(`judges`) and where verdicts were used (`judgment_uses`).
 Rows are keyed by a content hash (see `keys.py`), so a caller asks which keys are *missing*,
 computes only those, and inserts them. Inserts are ``INSERT OR IGNORE``: two processes that compute
 the same verdict both succeed and the store keeps one row.
@@ -40,6 +41,10 @@ GENERATION_SCHEMA: dict[str, pl.DataType] = {
     "key": pl.String, "model": pl.String, "model_fingerprint": pl.String, "decoding": pl.String,
     "prompt": pl.String, "sample_index": pl.Int32, "completion": pl.String, "finished": pl.Boolean,
     "completion_tokens": pl.Int32, "latency_ms": pl.Float64, "run_id": pl.String,
+}
+KL_SCHEMA: dict[str, pl.DataType] = {
+    "key": pl.String, "policy_fingerprint": pl.String, "reference_fingerprint": pl.String, "decoding": pl.String,
+    "prompt": pl.String, "sample_index": pl.Int32, "kl": pl.Float64, "tokens": pl.Int32, "run_id": pl.String,
 }
 USE_SCHEMA: dict[str, pl.DataType] = {
     "key": pl.String, "context": pl.String, "partition_key": pl.String, "step": pl.Int32, "item_id": pl.String,
@@ -182,6 +187,16 @@ class JudgmentStore:
 
     def put_generations(self, rows: Sequence[dict[str, Any]]) -> int:
         return self._insert("insert_generations", rows, GENERATION_SCHEMA)
+
+    # ---------------------------------------------------------------- KL estimates
+    def missing_kl(self, keys: Sequence[str]) -> list[str]:
+        return self._missing("missing_kl", keys)
+
+    def fetch_kl(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return self._fetch("fetch_kl", keys)
+
+    def put_kl(self, rows: Sequence[dict[str, Any]]) -> int:
+        return self._insert("insert_kl", rows, KL_SCHEMA)
 
     # ---------------------------------------------------------------- queries
     def query(self, sql_or_name: str, **params: Any) -> pl.DataFrame:

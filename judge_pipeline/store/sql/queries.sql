@@ -19,6 +19,15 @@ SELECT g.* FROM generations g SEMI JOIN wanted w USING (key);
 -- name: insert_generations
 INSERT OR IGNORE INTO generations BY NAME SELECT * FROM rows;
 
+-- name: missing_kl
+SELECT w.key FROM wanted w ANTI JOIN kl_estimates k USING (key);
+
+-- name: fetch_kl
+SELECT k.* FROM kl_estimates k SEMI JOIN wanted w USING (key);
+
+-- name: insert_kl
+INSERT OR IGNORE INTO kl_estimates BY NAME SELECT * FROM rows;
+
 -- name: insert_uses
 INSERT OR IGNORE INTO judgment_uses BY NAME SELECT * FROM rows;
 

@@ -58,6 +58,21 @@ CREATE TABLE IF NOT EXISTS generations (
     created_at        TIMESTAMP DEFAULT current_timestamp
 );
 
+-- KL(policy || reference) per sampled completion: sum over its tokens of the exact next-token KL
+-- (judge_pipeline/policy_kl.py). Keyed like generations, plus the reference model's weights.
+CREATE TABLE IF NOT EXISTS kl_estimates (
+    key                   VARCHAR PRIMARY KEY,   -- sha256 of policy and reference fingerprints, decoding, prompt, sample
+    policy_fingerprint    VARCHAR NOT NULL,
+    reference_fingerprint VARCHAR NOT NULL,
+    decoding              VARCHAR NOT NULL,      -- how the completion was sampled from the policy
+    prompt                VARCHAR NOT NULL,
+    sample_index          INTEGER NOT NULL,
+    kl                    DOUBLE NOT NULL,       -- nats, summed over the completion's tokens
+    tokens                INTEGER NOT NULL,      -- completion tokens the sum runs over
+    run_id                VARCHAR,
+    created_at            TIMESTAMP DEFAULT current_timestamp
+);
+
 -- Where a verdict was used: lets SQL slice verdicts by asset, partition and policy step.
 CREATE TABLE IF NOT EXISTS judgment_uses (
     key               VARCHAR NOT NULL,
