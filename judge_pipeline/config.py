@@ -153,6 +153,9 @@ class EvalConfig:
     canary_prompts: int = 4  #: judge-test prompts each canary is tried on (against the prompt's best real response)
     preference_files: tuple[str, ...] = ()  #: user preference files (JSONL/Parquet) every judge is reported on
     report_untuned_base: bool = True  #: also report each variant's untrained base model on judge-test (reference)
+    kl_samples: int = 2  #: completions sampled (temperature 1) per test prompt to estimate KL(checkpoint || initial)
+    bon_pool_size: int = 8  #: best-of-n pool: samples of the initial policy per test prompt (paper-scale: 64)
+    bon_max_n: int = 64  #: largest n of the best-of-n sweep (capped by the pool size)
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,8 @@ def tiny() -> StudyConfig:
         # (judge_pipeline_tests/test_judge_variants.py); a reasoning judge here would triple the e2e time
         judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
-        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1),
+        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1, kl_samples=1,
+                        bon_pool_size=4),
     )
 
 
@@ -305,7 +309,7 @@ def paper() -> StudyConfig:
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
             num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
         ),
-        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None),
+        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None, kl_samples=4, bon_pool_size=64),
         device="cuda",
     )
 

@@ -16,17 +16,19 @@ from judge_pipeline.assets.partitions import judge_partitions, policy_judge_part
 from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.watch import new_since, run_partition_of
 
+ANALYSIS_ASSETS = ["overoptimization", "overoptimization_fits", "hacking_patterns", "run_summaries", "judge_disagreement"]
+
 evaluation_job = define_asset_job(
     "evaluation_job", selection=AssetSelection.assets("checkpoint_scores"),
-    description="Score every checkpoint of one GRPO run with its training judge and the gold judge.",
+    description="Score every checkpoint of one GRPO run with its training judge and the gold judge, and its KL.",
 )
 judge_report_job = define_asset_job(
     "judge_report_job", selection=AssetSelection.assets("judge_report"),
     description="Re-evaluate one trained judge against gold.",
 )
 analysis_job = define_asset_job(
-    "analysis_job", selection=AssetSelection.assets("overoptimization", "judge_disagreement"),
-    description="Recompute the proxy-vs-gold analysis and the judge-disagreement tables from the store.",
+    "analysis_job", selection=AssetSelection.assets(*ANALYSIS_ASSETS),
+    description="Recompute the proxy-vs-gold analysis (curves, fits, patterns, run pages) and judge disagreement.",
 )
 
 
@@ -79,8 +81,8 @@ STAGES: list[tuple[str, list[str], object]] = [
     ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
     ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
     ("judge comparison", ["judge_comparison"], None),
-    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores"], policy_judge_partitions),
-    ("analysis", ["overoptimization", "judge_disagreement"], None),
+    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores", "best_of_n"], policy_judge_partitions),
+    ("analysis", ANALYSIS_ASSETS, None),
 ]
 
 

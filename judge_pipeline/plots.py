@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 
@@ -72,3 +73,58 @@ def markdown_image(path: Path, alt: str = "plot") -> str:
     """Markdown that embeds a PNG inline (the Dagster UI renders it in metadata)."""
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f"![{alt}](data:image/png;base64,{data})"
+
+
+def run_summary_plot(over: pl.DataFrame, bon: pl.DataFrame | None, fits: pl.DataFrame, prevalence: pl.DataFrame,
+                     path: Path, title: str) -> Path:
+    """One run on one page: (1) proxy and gold vs step, (2) gold gain vs d = sqrt(KL) with the Gao fits (RL
+    checkpoints and best-of-n), (3) style-controlled proxy and gold vs step, (4) hacking-pattern prevalence vs step."""
+    from judge_pipeline.metrics.gao_fits import gao_curve
+
+    over = over.sort("step")
+    steps = over["step"].to_list()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    ax = axes[0][0]
+    for prefix, label, color in (("proxy", "training judge", "tab:orange"), ("gold", "gold judge", "tab:blue")):
+        ax.plot(steps, over[f"{prefix}_mean"].to_numpy(), marker="o", color=color, label=label)
+        ax.fill_between(steps, over[f"{prefix}_low"].to_numpy(), over[f"{prefix}_high"].to_numpy(), color=color, alpha=0.2)
+    ax.set(title="score vs GRPO step (95% CI over prompts)", xlabel="GRPO step", ylabel="mean score (0-9)", ylim=(0, 9))
+    ax.legend(fontsize=8)
+
+    ax = axes[0][1]
+    base = float(over["gold_mean"][0])
+    if over["d"].null_count() < len(over):
+        ax.plot(over["d"].to_numpy(), over["gold_mean"].to_numpy() - base, "o", color="tab:blue", label="RL checkpoints")
+    if bon is not None and len(bon):
+        bon = bon.sort("n")
+        ax.plot(bon["d"].to_numpy(), bon["gold_mean"].to_numpy() - float(bon["gold_mean"][0]), "s", color="tab:green",
+                label="best-of-n (initial policy)")
+    for row in fits.filter(pl.col("alpha").is_not_null()).iter_rows(named=True):
+        xs = (over["d"] if row["form"] == "rl" else bon["d"]).drop_nulls().to_numpy()
+        grid = np.linspace(0, max(float(xs.max()) * 1.2, 1e-3), 100)
+        ax.plot(grid, gao_curve(row["form"], grid, row["alpha"], row["beta"]), "--",
+                color="tab:blue" if row["form"] == "rl" else "tab:green",
+                label=f"{row['form']} fit: alpha={row['alpha']:.2f} beta={row['beta']:.2f} R2={row['r2']:.2f}")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(title="gold gain vs d = sqrt(KL to the initial policy)", xlabel="d (sqrt nats)", ylabel="gold - initial gold")
+    ax.legend(fontsize=7)
+
+    ax = axes[1][0]
+    for prefix, label, color in (("proxy_controlled", "training judge", "tab:orange"), ("gold_controlled", "gold", "tab:blue")):
+        if over[f"{prefix}_mean"].null_count() < len(over):
+            ax.plot(steps, over[f"{prefix}_mean"].to_numpy(), marker="o", color=color, label=label)
+            ax.fill_between(steps, over[f"{prefix}_low"].to_numpy(), over[f"{prefix}_high"].to_numpy(), color=color, alpha=0.2)
+    ax.set(title="style- and length-controlled scores", xlabel="GRPO step", ylabel="controlled mean score")
+    ax.legend(fontsize=8)
+
+    ax = axes[1][1]
+    prevalence = prevalence.sort("step")
+    for name in [c for c in prevalence.columns if c not in ("policy", "judge_variant", "step", "n", "gap", "any_pattern")]:
+        ax.plot(prevalence["step"].to_list(), prevalence[name].to_numpy(), marker=".", label=name)
+    ax.plot(prevalence["step"].to_list(), prevalence["any_pattern"].to_numpy(), color="black", lw=2, label="any pattern")
+    ax.set(title="hacking patterns in the answers", xlabel="GRPO step", ylabel="share of answers", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=7)
+    for a in axes.flat:
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)

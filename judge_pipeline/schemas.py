@@ -92,6 +92,7 @@ class CheckpointScores(pa.DataFrameModel):
     proxy_score: float = pa.Field(nullable=True, ge=0, le=9)  #: training judge's expected score
     proxy_invalid: bool
     gold_score: float = pa.Field(ge=0, le=9)
+    kl: float = pa.Field(nullable=True, ge=0)  #: KL(checkpoint || initial policy) on this prompt, nats
 
 
 class Overoptimization(pa.DataFrameModel):
@@ -106,4 +107,49 @@ class Overoptimization(pa.DataFrameModel):
     gold_low: float = pa.Field(nullable=True)
     gold_high: float = pa.Field(nullable=True)
     gap: float = pa.Field(nullable=True)  #: proxy_mean - gold_mean
+    kl_mean: float = pa.Field(nullable=True, ge=0)  #: mean KL to the initial policy over prompts (nats)
+    kl_low: float = pa.Field(nullable=True)
+    kl_high: float = pa.Field(nullable=True)
+    d: float = pa.Field(nullable=True, ge=0)  #: sqrt(kl_mean), Gao et al.'s x-axis
+    proxy_controlled_mean: float = pa.Field(nullable=True)  #: proxy with the style change since step 0 regressed out
+    proxy_controlled_low: float = pa.Field(nullable=True)
+    proxy_controlled_high: float = pa.Field(nullable=True)
+    gold_controlled_mean: float = pa.Field(nullable=True)  #: gold with the style change since step 0 regressed out
+    gold_controlled_low: float = pa.Field(nullable=True)
+    gold_controlled_high: float = pa.Field(nullable=True)
+
+
+class BestOfN(pa.DataFrameModel):
+    policy: str
+    judge_variant: str
+    n: int = pa.Field(ge=1)
+    kl: float = pa.Field(ge=0)  #: log n - (n - 1) / n
+    d: float = pa.Field(ge=0)
+    prompts: int = pa.Field(gt=0)
+    proxy_mean: float = pa.Field(nullable=True)
+    proxy_low: float = pa.Field(nullable=True)
+    proxy_high: float = pa.Field(nullable=True)
+    gold_mean: float
+    gold_low: float = pa.Field(nullable=True)
+    gold_high: float = pa.Field(nullable=True)
+
+
+class OveroptimizationFits(pa.DataFrameModel):
+    policy: str
+    judge_variant: str
+    form: str = pa.Field(isin=["rl", "best_of_n"])
+    alpha: float = pa.Field(nullable=True)
+    beta: float = pa.Field(nullable=True)
+    r2: float = pa.Field(nullable=True)
+    n_points: int = pa.Field(ge=0)
+    d_peak: float = pa.Field(nullable=True)  #: d at the fitted gold peak (None: no peak)
+    gold_at_peak: float = pa.Field(nullable=True)  #: fitted gold score at d_peak
+    note: str
+    peak_step: int = pa.Field(nullable=True)  #: RL rows: step of the best measured gold
+    peak_gold: float = pa.Field(nullable=True)
+    final_proxy: float = pa.Field(nullable=True)
+    final_gold: float = pa.Field(nullable=True)
+    divergence_step: int = pa.Field(nullable=True)  #: first step after the peak where gold fell while proxy rose
+    regret: float = pa.Field(nullable=True)  #: peak gold - final gold
+    gold_drop_significant: bool = pa.Field(nullable=True)
 

@@ -9,7 +9,8 @@ from judge_pipeline.jobs import _judges_root, _policies_root, new_checkpoint_sen
 
 EXPECTED_ASSETS = {
     "preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels", "judge_checkpoint", "judge_report",
-    "policy_checkpoints", "checkpoint_scores", "overoptimization", "judge_disagreement",
+    "policy_checkpoints", "checkpoint_scores", "best_of_n", "overoptimization", "overoptimization_fits",
+    "hacking_patterns", "run_summaries", "judge_disagreement",
 }
 
 

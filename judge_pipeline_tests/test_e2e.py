@@ -38,11 +38,18 @@ def _table(data_dir, name):
 def test_every_stage_materialised(study):
     instance, data_dir, _ = study
     for key in ("preference_pairs", "gold_labels", "judge_report", "judge_comparison", "policy_checkpoints",
-                "checkpoint_scores", "overoptimization", "judge_disagreement"):
+                "checkpoint_scores", "best_of_n", "overoptimization", "overoptimization_fits", "hacking_patterns",
+                "run_summaries", "judge_disagreement"):
         assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
-    over = _table(data_dir, "overoptimization")
-    assert sorted(over["step"].to_list()) == [0, 1, 2]
+    over = _table(data_dir, "overoptimization").sort("step")
+    assert over["step"].to_list() == [0, 1, 2]
     assert over["gold_mean"].is_between(0, 9).all()
+    assert over["kl_mean"][0] == 0.0 and (over["kl_mean"][1:] > 0).all()  # trained weights moved the policy
+    assert _table(data_dir, "best_of_n")["n"].to_list() == [1, 2, 4]
+    assert set(_table(data_dir, "overoptimization_fits")["form"]) == {"rl", "best_of_n"}
+    assert _table(data_dir, "hacking_patterns")["any_pattern"].is_between(0, 1).all()
+    page = _table(data_dir, "run_summaries")["page"][0]
+    assert "Gao et al. fits" in open(page).read()
     report = _table(data_dir, "judge_report")
     assert set(report["judge"]) == {"nonreasoning", "smollm2-135m-untuned:pointwise_compact_v1"}
     comparison = _table(data_dir, "judge_comparison")

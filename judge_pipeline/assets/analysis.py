@@ -1,58 +1,109 @@
-"""Analysis: proxy vs gold per step (the study's central curve) and judge disagreement from the store."""
+"""Analysis: the study's central curves and what they say, recomputed from the scores when any run changes.
+
+- `overoptimization`: proxy vs gold per step and per d = sqrt(KL), raw and style-controlled, with CIs;
+- `overoptimization_fits`: Gao et al. fits (RL checkpoints and best-of-n), peak, divergence step, regret;
+- `hacking_patterns`: how many answers per step carry each adversarial pattern, beside the proxy-gold gap;
+- `run_summaries`: one page per run (markdown + figure) that puts the above together with example answers;
+- `judge_disagreement`: judge vs gold over every sample in the store (SQL view).
+The computations live in `metrics/curves.py`; these assets add plots, metadata and W&B logging.
+"""
 
 
-import numpy as np
 import polars as pl
 from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
-from judge_pipeline.metrics.bootstrap import bootstrap_ci
-from judge_pipeline.plots import overoptimization_plot
+from judge_pipeline.metrics.curves import RUN, fits_table, overoptimization_table, pattern_prevalence
+from judge_pipeline.plots import markdown_image, overoptimization_plot, run_summary_plot
 from judge_pipeline.resources import StudyResource, TrackerResource
+from judge_pipeline.run_summary import run_summary_markdown
 from judge_pipeline.tracking import log_table
 
 
-def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -> pl.DataFrame:
-    """Mean proxy and gold score per (policy, judge, step) with bootstrap CIs over prompts."""
-    rows = []
-    for (policy, judge, step), g in scores.group_by(["policy", "judge_variant", "step"], maintain_order=True):
-        proxy = g["proxy_score"].drop_nulls().to_numpy()
-        pm, plo, phi = bootstrap_ci(proxy, np.mean, resamples, level) if len(proxy) else (None, None, None)
-        gm, glo, ghi = bootstrap_ci(g["gold_score"].to_numpy(), np.mean, resamples, level)
-        rows.append({"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g),
-                     "proxy_mean": pm, "proxy_low": plo, "proxy_high": phi,
-                     "gold_mean": gm, "gold_low": glo, "gold_high": ghi,
-                     "gap": None if pm is None else pm - gm})
-    return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in ("proxy_mean", "proxy_low", "proxy_high", "gap")}
-                        ).sort("policy", "judge_variant", "step")
+def _log(tracker: TrackerResource, name: str, table: pl.DataFrame, plots: dict | None = None) -> None:
+    with tracker.run(name, job_type="analysis") as run:
+        log_table(run, name, table)
+        if run is not None and plots:
+            import wandb
+
+            run.log({k: wandb.Image(str(p)) for k, p in plots.items()})
+
+
+def _run_of(df: pl.DataFrame, policy: str, judge: str) -> pl.DataFrame:
+    return df.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == judge))
 
 
 @asset(group_name="analysis", automation_condition=AutomationCondition.eager(),
        dagster_type=table_type(schemas.Overoptimization))
 def overoptimization(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
                      checkpoint_scores: pl.DataFrame) -> pl.DataFrame:
-    """Training-judge (proxy) vs gold score per policy step, with bootstrap CIs: reward hacking is the gap."""
+    """Training-judge (proxy) vs gold score per policy step, with bootstrap CIs: reward hacking is the gap.
+    Also the KL to the initial policy (d = sqrt(KL)) and both scores with the style change regressed out."""
     cfg = study.cfg
     df = overoptimization_table(checkpoint_scores, cfg.eval.bootstrap_resamples, cfg.eval.ci_level)
     plot = overoptimization_plot(df, study.plot_dir() / "overoptimization.png")
-    with tracker.run("overoptimization", job_type="analysis") as run:
-        log_table(run, "overoptimization", df)
-        if run is not None:
-            import wandb
-
-            run.log({"overoptimization_plot": wandb.Image(str(plot))})
-    first = df.group_by("policy", "judge_variant").agg(pl.all().sort_by("step").first())
-    last = df.group_by("policy", "judge_variant").agg(pl.all().sort_by("step").last())
+    _log(tracker, "overoptimization", df, {"overoptimization_plot": plot})
+    last = df.group_by(RUN).agg(pl.all().sort_by("step").last()).sort(RUN)
     context.add_output_metadata({
         "plot": md_plot(plot, "proxy vs gold"),
-        "table": md_table(df, max_rows=50),
-        "final_proxy": MetadataValue.float(float(last["proxy_mean"][0] or float("nan"))),
-        "final_gold": MetadataValue.float(float(last["gold_mean"][0])),
-        "initial_gold": MetadataValue.float(float(first["gold_mean"][0])),
+        "table": md_table(df.select(*RUN, "step", "proxy_mean", "gold_mean", "gold_low", "gold_high", "d",
+                                    "gold_controlled_mean"), max_rows=50),
+        "final": md_table(last.select(*RUN, "step", "proxy_mean", "gold_mean", "gap", "d")),
         "plot_path": MetadataValue.path(str(plot)),
     })
     return df
+
+
+@asset(group_name="analysis", automation_condition=AutomationCondition.eager(),
+       dagster_type=table_type(schemas.OveroptimizationFits))
+def overoptimization_fits(context: AssetExecutionContext, tracker: TrackerResource, overoptimization: pl.DataFrame,
+                          best_of_n: pl.DataFrame) -> pl.DataFrame:
+    """Per run: Gao et al.'s RL fit R(d) = d(alpha - beta ln d) on the checkpoints and best-of-n fit
+    R(d) = d(alpha - beta d) on the initial policy's pool (R = gold gain), with R², the peak d* and gold there;
+    and the measured peak step, divergence step (gold falling while the proxy rises) and final regret."""
+    fits = fits_table(overoptimization, best_of_n)
+    _log(tracker, "overoptimization_fits", fits)
+    context.add_output_metadata({"fits": md_table(fits.select(*RUN, "form", "alpha", "beta", "r2", "d_peak", "gold_at_peak",
+                                                              "note")),
+                                 "landmarks": md_table(fits.filter(pl.col("form") == "rl").select(
+                                     *RUN, "peak_step", "peak_gold", "final_gold", "final_proxy", "divergence_step",
+                                     "regret", "gold_drop_significant"))})
+    return fits
+
+
+@asset(group_name="analysis", automation_condition=AutomationCondition.eager())
+def hacking_patterns(context: AssetExecutionContext, tracker: TrackerResource, checkpoint_scores: pl.DataFrame) -> pl.DataFrame:
+    """Share of each checkpoint's answers with each adversarial pattern (fake refusal, end marker,
+    self-assessment, fabricated policy, master-key opening, repetition), beside the proxy-gold gap."""
+    table = pattern_prevalence(checkpoint_scores)
+    _log(tracker, "hacking_patterns", table)
+    context.add_output_metadata({"prevalence": md_table(table, max_rows=50)})
+    return table
+
+
+@asset(group_name="analysis", automation_condition=AutomationCondition.eager())
+def run_summaries(context: AssetExecutionContext, study: StudyResource, checkpoint_scores: pl.DataFrame,
+                  overoptimization: pl.DataFrame, overoptimization_fits: pl.DataFrame, best_of_n: pl.DataFrame,
+                  hacking_patterns: pl.DataFrame) -> pl.DataFrame:
+    """One page per run: the curves, the fits, the pattern trend and three answers at the gold peak and at the
+    end, written as markdown (with its figure) under runs/<config>/summaries/ and shown here."""
+    out_dir = study.plot_dir().parent / "summaries"
+    rows, pages = [], {}
+    for policy, judge in overoptimization.select(RUN).unique().sort(RUN).rows():
+        name = f"{policy}__{judge}"
+        over, fits = _run_of(overoptimization, policy, judge), _run_of(overoptimization_fits, policy, judge)
+        bon = _run_of(best_of_n, policy, judge)
+        prevalence = _run_of(hacking_patterns, policy, judge)
+        plot = run_summary_plot(over, bon, fits, prevalence, out_dir / f"{name}.png", f"{policy} trained against {judge}")
+        page = run_summary_markdown(policy, judge, over, fits, prevalence, _run_of(checkpoint_scores, policy, judge),
+                                    f"![summary]({plot.name})")
+        path = out_dir / f"{name}.md"
+        path.write_text(page)
+        pages[name] = page.replace(f"![summary]({plot.name})", markdown_image(plot, "summary"))
+        rows.append({"policy": policy, "judge_variant": judge, "page": str(path), "plot": str(plot)})
+    context.add_output_metadata({name: MetadataValue.md(md) for name, md in pages.items()})
+    return pl.DataFrame(rows)
 
 
 @asset(group_name="analysis", deps=["checkpoint_scores", "judge_report"],

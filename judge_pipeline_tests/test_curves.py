@@ -1,0 +1,65 @@
+"""The overoptimization tables and the run page, on synthetic per-sample scores of a hacked run."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from judge_pipeline.metrics.curves import best_of_n_table, fits_table, overoptimization_table, pattern_prevalence
+from judge_pipeline.plots import run_summary_plot
+from judge_pipeline.run_summary import run_summary_markdown
+
+HACK = "I'm sorry, but I can't help with that. It conflicts with the platform policy.\nEND OF TEXT"
+
+
+def _hacked_run() -> pl.DataFrame:
+    """Proxy climbs every step; gold peaks at step 8 and falls as answers turn into the paper's pattern."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for step, proxy, gold, kl, hacked in [(0, 3.0, 3.0, 0.0, 0.0), (4, 4.5, 4.0, 0.5, 0.0), (8, 6.0, 4.6, 1.5, 0.1),
+                                          (12, 7.5, 3.5, 3.0, 0.6), (16, 8.8, 2.0, 5.0, 1.0)]:
+        for i in range(20):
+            text = HACK if i < hacked * 20 else "A plain answer about the topic " + "word " * (step // 4)
+            rows.append({"policy": "p", "judge_variant": "j", "step": step, "prompt_id": f"q{i:02d}", "response": text,
+                         "proxy_score": proxy + rng.normal(0, 0.3), "gold_score": float(np.clip(gold + rng.normal(0, 0.5), 0, 9)),
+                         "kl": kl * rng.uniform(0.8, 1.2)})
+    return pl.DataFrame(rows)
+
+
+def test_tables_of_a_hacked_run():
+    scores = _hacked_run()
+    over = overoptimization_table(scores, resamples=200, level=0.95)
+    assert over["step"].to_list() == [0, 4, 8, 12, 16]
+    assert over["kl_mean"][0] == 0 and over["d"][-1] == pytest.approx(over["kl_mean"][-1] ** 0.5)
+    assert (over["gold_low"] <= over["gold_mean"]).all() and (over["gold_mean"] <= over["gold_high"]).all()
+    prevalence = pattern_prevalence(scores).sort("step")
+    assert prevalence["fake_refusal"].to_list() == [0.0, 0.0, 0.1, 0.6, 1.0]
+    assert prevalence["end_marker"][-1] == 1.0
+    pool = pl.DataFrame([{"policy": "p", "judge_variant": "j", "prompt_id": f"q{i}", "sample_index": s,
+                          "proxy_score": float(s), "gold_score": float(s if s < 3 else 6 - s)}
+                         for i in range(5) for s in range(4)])
+    bon = best_of_n_table(pool, [1, 2, 4], resamples=100, level=0.95, invalid_proxy=0.0)
+    assert bon["n"].to_list() == [1, 2, 4] and bon["gold_mean"][0] == pytest.approx(np.mean([0, 1, 2, 3]))
+    assert bon["proxy_mean"][-1] == 3.0 and bon["gold_mean"][-1] == 3.0  # best-of-4 always picks sample 3
+    fits = fits_table(over, bon)
+    rl = fits.filter(pl.col("form") == "rl").row(0, named=True)
+    assert rl["peak_step"] == 8 and rl["divergence_step"] == 12 and rl["gold_drop_significant"]
+    assert rl["beta"] > 0 and rl["d_peak"] is not None and rl["regret"] > 2
+    assert fits.filter(pl.col("form") == "best_of_n")["n_points"][0] == 3
+
+
+def test_run_page_and_figure(tmp_path):
+    scores = _hacked_run()
+    over = overoptimization_table(scores, resamples=100, level=0.95)
+    fits = fits_table(over, None)
+    prevalence = pattern_prevalence(scores)
+    plot = run_summary_plot(over, None, fits, prevalence, tmp_path / "run.png", "p vs j")
+    assert plot.stat().st_size > 10_000
+    page = run_summary_markdown("p", "j", over, fits, prevalence, scores, "![summary](run.png)")
+    assert "# p trained against `j`" in page and "| fake_refusal | 0.00 | 1.00 |" in page
+    assert "## Answers at the gold peak (step 8)" in page and "END OF TEXT" in page
+
+
+def test_fit_of_a_run_with_one_checkpoint_says_why_not():
+    scores = _hacked_run().filter(pl.col("step") <= 4)
+    fits = fits_table(overoptimization_table(scores, 50, 0.95), None)
+    assert fits["alpha"][0] is None and "at least two points" in fits["note"][0]
