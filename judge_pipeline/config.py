@@ -137,7 +137,27 @@ class PolicyTrainConfig:
     epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
     kl_beta: float = 0.0  #: KL penalty (paper: none by default)
     invalid_reward: float = 0.0  #: reward when the judge output cannot be parsed (paper: unstated)
+    invalid_game: float = 0.5  #: pairwise-judge rewards: outcome of a game whose verdict is invalid (0.5 = tie)
     seed: int = 0
+
+
+ENSEMBLE_AGGREGATES = ("mean", "worst_case", "mean_minus_var")
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """A conservative ensemble of trained pointwise judges as one policy reward (Coste et al. 2024)."""
+
+    name: str  #: the reward's name: a value of the policy partitions' "judge" dimension
+    members: tuple[str, ...]  #: judge variants (pointwise or reward-model judges)
+    aggregate: str = "mean"  #: "mean" | "worst_case" (min) | "mean_minus_var" (mean - lam * variance)
+    lam: float = 1.0  #: the variance penalty of "mean_minus_var"
+
+    def __post_init__(self) -> None:
+        if self.aggregate not in ENSEMBLE_AGGREGATES:
+            raise ValueError(f"ensemble {self.name!r}: aggregate {self.aggregate!r} is not one of {ENSEMBLE_AGGREGATES}")
+        if len(self.members) < 2:
+            raise ValueError(f"ensemble {self.name!r}: needs at least two member judges, got {self.members}")
 
 
 @dataclass(frozen=True)
@@ -168,7 +188,9 @@ class StudyConfig:
     gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) | "http" (OpenAI-compatible
     #: endpoint: judging/http_judge.py; JUDGE_PIPELINE_GOLD_MODEL / _BASE_URL / _EFFORT, key from OPENAI_API_KEY)
     judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
-    policy_judges: tuple[str, ...] | None = None  #: variants a policy is trained against; None = every pointwise one
+    ensembles: tuple[EnsembleConfig, ...] = ()  #: judge ensembles policies can train against (by name)
+    policy_judges: tuple[str, ...] | None = None  #: rewards (judge variants or ensemble names) a policy is trained
+    #: against, one GRPO run each; None = every pointwise judge
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "cpu"  #: "cpu" or "cuda"
@@ -179,16 +201,40 @@ class StudyConfig:
         return [j.variant for j in self.judges]
 
     @property
+    def reward_names(self) -> list[str]:
+        """Everything a policy can be trained against: each judge variant and each ensemble."""
+        return self.judge_variants + [e.name for e in self.ensembles]
+
+    def ensemble(self, name: str) -> EnsembleConfig:
+        for e in self.ensembles:
+            if e.name == name:
+                return e
+        raise KeyError(f"no ensemble {name!r} in config {self.name!r}: {[e.name for e in self.ensembles]}")
+
+    def reward_kind(self, name: str) -> str:
+        """'pointwise' | 'pairwise' | 'reward_model' (a judge variant) or 'ensemble'."""
+        if name in self.judge_variants:
+            return self.judge(name).kind
+        self.ensemble(name)
+        return "ensemble"
+
+    def reward_judges(self, name: str) -> list[str]:
+        """The judge variants a reward is computed with."""
+        return list(self.ensemble(name).members) if self.reward_kind(name) == "ensemble" else [name]
+
+    @property
     def policy_judge_variants(self) -> list[str]:
-        if self.policy_judges is not None:
-            unknown = [v for v in self.policy_judges if v not in self.judge_variants]
-            if unknown:
-                raise ValueError(f"policy_judges {unknown} are not judge variants of {self.name!r}: {self.judge_variants}")
-            other = [v for v in self.policy_judges if self.judge(v).kind != "pointwise"]
-            if other:  # pairwise win-rate and reward-model rewards are issue 5
-                raise ValueError(f"policy_judges {other}: policies train against pointwise judges only, for now")
-            return list(self.policy_judges)
-        return [j.variant for j in self.judges if j.kind == "pointwise"]
+        if self.policy_judges is None:
+            return [j.variant for j in self.judges if j.kind == "pointwise"]
+        unknown = [v for v in self.policy_judges if v not in self.reward_names]
+        if unknown:
+            raise ValueError(f"policy_judges {unknown} are neither judge variants nor ensembles of {self.name!r}: "
+                             f"{self.reward_names}")
+        for e in self.ensembles:
+            bad = [m for m in e.members if m not in self.judge_variants or self.judge(m).kind == "pairwise"]
+            if bad:
+                raise ValueError(f"ensemble {e.name!r}: members {bad} are not pointwise or reward-model judge variants")
+        return list(self.policy_judges)
 
     @property
     def policies(self) -> list[str]:

@@ -21,24 +21,39 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _proxy_and_gold(ax, g: pl.DataFrame, judge: str, suffix: str = "", ylabel: str = "mean score (0-9)") -> None:
+    """Proxy and gold mean with CI bands vs step on ``ax``; a proxy on another scale (a pairwise win rate, a
+    reward-model scalar) gets its own right-hand axis."""
+    steps = g["step"].to_list()
+    scale = g["proxy_scale"][0] if "proxy_scale" in g.columns else "score_0_9"
+    proxy_ax = ax if scale == "score_0_9" else ax.twinx()
+    for target, col, label, color in ((proxy_ax, "proxy", f"training judge ({judge})", "tab:orange"),
+                                      (ax, "gold", "gold judge", "tab:blue")):
+        mean = g[f"{col}{suffix}_mean"].to_numpy()
+        if np.all(np.isnan(mean.astype(float))):
+            continue
+        target.plot(steps, mean, marker="o", color=color, label=label)
+        target.fill_between(steps, g[f"{col}{suffix}_low"].to_numpy(), g[f"{col}{suffix}_high"].to_numpy(), color=color, alpha=0.2)
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel(ylabel)
+    if proxy_ax is not ax:
+        proxy_ax.set_ylabel(f"training judge: {scale}", color="tab:orange")
+        proxy_ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper left", fontsize=8)
+    else:
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def overoptimization_plot(df: pl.DataFrame, path: Path) -> Path:
     """Training-judge (proxy) and gold score vs policy step, one panel per (policy, judge), with CIs."""
     groups = df.select("policy", "judge_variant").unique().sort(["policy", "judge_variant"]).rows()
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5.5 * max(1, len(groups)), 4), squeeze=False)
     for ax, (policy, judge) in zip(axes[0], groups):
         g = df.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == judge)).sort("step")
-        steps = g["step"].to_list()
-        for col, label, color in (("proxy", f"training judge ({judge})", "tab:orange"), ("gold", "gold judge", "tab:blue")):
-            mean = g[f"{col}_mean"].to_numpy()
-            ax.plot(steps, mean, marker="o", color=color, label=label)
-            lo, hi = g[f"{col}_low"].to_numpy(), g[f"{col}_high"].to_numpy()
-            ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
+        _proxy_and_gold(ax, g, judge, ylabel="mean score (0-9) on policy-test prompts")
         ax.set_title(f"{policy} vs {judge}")
-        ax.set_xlabel("GRPO step")
-        ax.set_ylabel("mean score (0-9) on policy-test prompts")
         ax.set_ylim(0, 9)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
 
 
@@ -82,14 +97,11 @@ def run_summary_plot(over: pl.DataFrame, bon: pl.DataFrame | None, fits: pl.Data
     from judge_pipeline.metrics.gao_fits import gao_curve
 
     over = over.sort("step")
-    steps = over["step"].to_list()
+    judge = over["judge_variant"][0]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     ax = axes[0][0]
-    for prefix, label, color in (("proxy", "training judge", "tab:orange"), ("gold", "gold judge", "tab:blue")):
-        ax.plot(steps, over[f"{prefix}_mean"].to_numpy(), marker="o", color=color, label=label)
-        ax.fill_between(steps, over[f"{prefix}_low"].to_numpy(), over[f"{prefix}_high"].to_numpy(), color=color, alpha=0.2)
-    ax.set(title="score vs GRPO step (95% CI over prompts)", xlabel="GRPO step", ylabel="mean score (0-9)", ylim=(0, 9))
-    ax.legend(fontsize=8)
+    _proxy_and_gold(ax, over, judge)
+    ax.set(title="score vs GRPO step (95% CI over prompts)", ylim=(0, 9))
 
     ax = axes[0][1]
     base = float(over["gold_mean"][0])
@@ -110,12 +122,8 @@ def run_summary_plot(over: pl.DataFrame, bon: pl.DataFrame | None, fits: pl.Data
     ax.legend(fontsize=7)
 
     ax = axes[1][0]
-    for prefix, label, color in (("proxy_controlled", "training judge", "tab:orange"), ("gold_controlled", "gold", "tab:blue")):
-        if over[f"{prefix}_mean"].null_count() < len(over):
-            ax.plot(steps, over[f"{prefix}_mean"].to_numpy(), marker="o", color=color, label=label)
-            ax.fill_between(steps, over[f"{prefix}_low"].to_numpy(), over[f"{prefix}_high"].to_numpy(), color=color, alpha=0.2)
-    ax.set(title="style- and length-controlled scores", xlabel="GRPO step", ylabel="controlled mean score")
-    ax.legend(fontsize=8)
+    _proxy_and_gold(ax, over, judge, suffix="_controlled", ylabel="controlled mean score")
+    ax.set_title("style- and length-controlled scores")
 
     ax = axes[1][1]
     prevalence = prevalence.sort("step")

@@ -89,7 +89,8 @@ class CheckpointScores(pa.DataFrameModel):
     prompt_id: str
     response: str
     finished: bool
-    proxy_score: float = pa.Field(nullable=True, ge=0, le=9)  #: training judge's expected score
+    proxy_scale: str = pa.Field(isin=["score_0_9", "win_rate_vs_initial", "reward_model_scalar"])
+    proxy_score: float = pa.Field(nullable=True)  #: the training reward's score of the answer (scale: proxy_scale)
     proxy_invalid: bool
     gold_score: float = pa.Field(ge=0, le=9)
     kl: float = pa.Field(nullable=True, ge=0)  #: KL(checkpoint || initial policy) on this prompt, nats
@@ -100,6 +101,7 @@ class Overoptimization(pa.DataFrameModel):
     judge_variant: str
     step: int = pa.Field(ge=0)
     n: int = pa.Field(gt=0)
+    proxy_scale: str  #: what proxy_* measure (CheckpointScores.proxy_scale)
     proxy_mean: float = pa.Field(nullable=True)
     proxy_low: float = pa.Field(nullable=True)
     proxy_high: float = pa.Field(nullable=True)

@@ -36,3 +36,22 @@ class CountingJudge:
         self.calls += len(items)
         return [Verdict(raw_output=str(len(it[1]) % 10), score=float(len(it[1]) % 10),
                         expected_score=len(it[1]) % 10 + 0.5) for it in items]
+
+
+@dataclass
+class LongerWinsJudge(CountingJudge):
+    """A pairwise judge that prefers the longer response (label 1 = the first); "??" in either one makes the
+    verdict invalid."""
+
+    name: str = "longer-wins"
+    kind: str = "pairwise"
+
+    def judge(self, items):
+        self.calls += len(items)
+        out = []
+        for _, a, b in items:
+            if "??" in a or "??" in b:
+                out.append(Verdict(raw_output="??", invalid_reason="no label"))
+            else:
+                out.append(Verdict(raw_output="x", label=1 if len(a) > len(b) else 2))
+        return out

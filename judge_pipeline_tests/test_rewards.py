@@ -5,7 +5,8 @@ import pytest
 from judge_pipeline.judging.canaries import canary_responses
 from judge_pipeline.judging.gold_rules import RuleGoldJudge
 from judge_pipeline.store import JudgmentStore
-from judge_pipeline.training.rewards import JudgeReward, judge_score_reward, message_text, pairwise_label_reward
+from judge_pipeline.training.policy_rewards import JudgeReward, message_text
+from judge_pipeline.training.rewards import judge_score_reward, pairwise_label_reward
 from judge_pipeline_tests.fakes import CountingJudge
 
 

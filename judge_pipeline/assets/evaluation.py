@@ -7,12 +7,12 @@ new checkpoint costs exactly its own answers, verdicts and KL estimates.
 
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, asset
 
 from judge_pipeline import schemas
-from judge_pipeline.judging.builders import build_gold_judge, build_training_judge
+from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.assets.metadata import md_table, table_type
-from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
+from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.generation import generate_through_store
 from judge_pipeline.judging.cached import judge_through_store
@@ -20,48 +20,54 @@ from judge_pipeline.metrics.best_of_n import default_ns
 from judge_pipeline.metrics.curves import best_of_n_table
 from judge_pipeline.policy_kl import kl_through_store
 from judge_pipeline.resources import StudyResource
+from judge_pipeline.training.policy_rewards import PROXY_SCALES, build_policy_reward
+
+
+def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tuple[list[dict], int]:
+    gens, stats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=run_id, device=cfg.device,
+                                         batch_size=cfg.eval.generation_batch_size, **kw)
+    return gens, stats.computed
 
 
 @asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
-       ins={"judge_checkpoint": AssetIn(partition_mapping=judge_of_run)},
-       dagster_type=table_type(schemas.CheckpointScores))
+       ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.CheckpointScores))
 def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, policy_checkpoints: pl.DataFrame,
                       judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame) -> pl.DataFrame:
-    """Per checkpoint and test prompt: the answer, the training judge's expected score, the gold score and the
-    KL of the checkpoint to the initial policy (sampled completions, `policy_kl.py`)."""
+    """Per checkpoint and test prompt: the greedy answer, the training reward's proxy score (the judge's expected
+    score; for a pairwise judge the win rate against the initial policy's answer), the gold score and the KL of
+    the checkpoint to the initial policy (sampled completions, `policy_kl.py`)."""
     cfg = study.cfg
     policy, variant = policy_and_judge(context)
-    store = study.store()
-    ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
-    proxy = build_training_judge(cfg, variant, ckpt["path"], store=study.store())
+    store, run_id = study.store(), context.run.run_id
+    judges = reward_judges(cfg, variant, judge_checkpoint)
+    proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
     gold = build_gold_judge(cfg)
     prompts = policy_test_prompts["prompt"].to_list()
     ids = policy_test_prompts["prompt_id"].to_list()
     frames, calls = [], {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0, "kl_estimates": 0}
     runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
     initial = runs["path"][0]
+    baselines, calls["generations"] = _answers(initial, prompts, cfg, store, run_id)
+    baseline_answers = [g["completion"] for g in baselines]
     for step, path in runs.select("step", "path").iter_rows():
-        gens, gstats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=context.run.run_id,
-                                              device=cfg.device, batch_size=cfg.eval.generation_batch_size)
+        gens, computed = _answers(path, prompts, cfg, store, run_id)
+        calls["generations"] += computed
         answers = [g["completion"] for g in gens]
-        items = list(zip(prompts, answers))
-        pv, pkeys, ps = judge_through_store(proxy, items, store, context.run.run_id, cfg.eval.judge_batch_size,
-                                            desc=f"step {step}: training judge")
-        gv, gkeys, gs = judge_through_store(gold, items, store, context.run.run_id, desc=f"step {step}: gold judge")
+        scored = proxy.score_answers(prompts, answers, baselines=baseline_answers)
+        gv, gkeys, gs = judge_through_store(gold, list(zip(prompts, answers)), store, run_id, desc=f"step {step}: gold judge")
         kls, ks = kl_through_store(path, initial, prompts, store, cfg.eval.max_new_tokens, samples=cfg.eval.kl_samples,
-                                   run_id=context.run.run_id, device=cfg.device, batch_size=cfg.eval.generation_batch_size)
-        partition = f"policy={policy}|judge={variant}"
-        store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": partition, "step": step,
-                            "item_id": i} for k, i in zip(pkeys + gkeys, ids + ids)])
-        calls["generations"] += gstats.computed
-        calls["proxy_verdicts"] += ps.computed
+                                   run_id=run_id, device=cfg.device, batch_size=cfg.eval.generation_batch_size)
+        uses = [(k, i) for keys, i in zip(scored.keys, ids) for k in keys] + list(zip(gkeys, ids))
+        store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": f"policy={policy}|judge={variant}",
+                            "step": step, "item_id": i} for k, i in uses])
+        calls["proxy_verdicts"] += scored.computed
         calls["gold_verdicts"] += gs.computed
         calls["generations"] += ks.generations_computed
         calls["kl_estimates"] += ks.computed
         frames.append(pl.DataFrame({
             "policy": policy, "judge_variant": variant, "step": step, "prompt_id": ids, "response": answers,
-            "finished": [g["finished"] for g in gens],
-            "proxy_score": [v.expected_score for v in pv], "proxy_invalid": [v.score is None for v in pv],
+            "finished": [g["finished"] for g in gens], "proxy_scale": PROXY_SCALES[cfg.reward_kind(variant)],
+            "proxy_score": scored.values, "proxy_invalid": [v is None for v in scored.values],
             "gold_score": [float(v.score) for v in gv], "kl": kls,
         }, schema_overrides={"proxy_score": pl.Float64, "step": pl.Int64, "kl": pl.Float64}))
     df = pl.concat(frames)
@@ -74,35 +80,34 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
 
 
 @asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
-       ins={"judge_checkpoint": AssetIn(partition_mapping=judge_of_run)}, dagster_type=table_type(schemas.BestOfN))
+       ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.BestOfN))
 def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
               policy_test_prompts: pl.DataFrame) -> pl.DataFrame:
-    """Best-of-n of the *initial* policy, picked by the training judge and scored by gold, for n = 1, 2, 4, ...
+    """Best-of-n of the *initial* policy, picked by the training reward and scored by gold, for n = 1, 2, 4, ...
     up to the pool size: the overoptimization curve without RL (exact expectation over the pool, KL = log n - (n-1)/n).
     """
     cfg = study.cfg
     policy, variant = policy_and_judge(context)
-    store = study.store()
-    ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
-    proxy = build_training_judge(cfg, variant, ckpt["path"], store=store)
+    store, run_id = study.store(), context.run.run_id
+    judges = reward_judges(cfg, variant, judge_checkpoint)
+    proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
     gold = build_gold_judge(cfg)
     initial = str(materialize_base_model(cfg.models[policy]))
     prompts = policy_test_prompts["prompt"].to_list()
     ids = policy_test_prompts["prompt_id"].to_list()
-    calls, frames = {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0}, []
+    baselines, computed = _answers(initial, prompts, cfg, store, run_id)
+    calls, frames = {"generations": computed, "proxy_verdicts": 0, "gold_verdicts": 0}, []
     for s in range(cfg.eval.bon_pool_size):
-        gens, gstats = generate_through_store(initial, prompts, store, cfg.eval.max_new_tokens, temperature=cfg.policy.temperature,
-                                              sample_index=s, run_id=context.run.run_id, device=cfg.device,
-                                              batch_size=cfg.eval.generation_batch_size, progress=False)
-        items = [(p, g["completion"]) for p, g in zip(prompts, gens)]
-        pv, _, ps = judge_through_store(proxy, items, store, context.run.run_id, cfg.eval.judge_batch_size,
-                                        desc=f"best-of-n pool sample {s}: training judge")
-        gv, _, gs = judge_through_store(gold, items, store, context.run.run_id, desc=f"best-of-n pool sample {s}: gold")
-        calls["generations"] += gstats.computed
-        calls["proxy_verdicts"] += ps.computed
+        gens, computed = _answers(initial, prompts, cfg, store, run_id, temperature=cfg.policy.temperature, sample_index=s,
+                                  progress=False)
+        answers = [g["completion"] for g in gens]
+        scored = proxy.score_answers(prompts, answers, baselines=[g["completion"] for g in baselines], progress=False)
+        gv, _, gs = judge_through_store(gold, list(zip(prompts, answers)), store, run_id, progress=False)
+        calls["generations"] += computed
+        calls["proxy_verdicts"] += scored.computed
         calls["gold_verdicts"] += gs.computed
         frames.append(pl.DataFrame({"policy": policy, "judge_variant": variant, "prompt_id": ids, "sample_index": s,
-                                    "proxy_score": [v.reward_value for v in pv], "gold_score": [float(v.score) for v in gv]},
+                                    "proxy_score": scored.values, "gold_score": [float(v.score) for v in gv]},
                                    schema_overrides={"proxy_score": pl.Float64}))
     table = best_of_n_table(pl.concat(frames), default_ns(cfg.eval.bon_pool_size, cfg.eval.bon_max_n),
                             cfg.eval.bootstrap_resamples, cfg.eval.ci_level, invalid_proxy=cfg.policy.invalid_reward)

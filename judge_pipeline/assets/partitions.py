@@ -1,8 +1,9 @@
-"""Partitions: judge variants, and (policy x judge variant) for the variants policies train against
-(`StudyConfig.policy_judge_variants`), from the active study config."""
+"""Partitions: judge variants, and (policy x reward) for the rewards policies train against
+(`StudyConfig.policy_judge_variants`: judge variants or ensembles), from the active study config."""
 
 
-from dagster import MultiPartitionKey, MultiPartitionsDefinition, MultiToSingleDimensionPartitionMapping, StaticPartitionsDefinition
+import polars as pl
+from dagster import AllPartitionMapping, AssetIn, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
 from judge_pipeline.config import load_config
 
@@ -13,8 +14,20 @@ policy_judge_partitions = MultiPartitionsDefinition({
     "policy": StaticPartitionsDefinition(_cfg.policies),
     "judge": StaticPartitionsDefinition(_cfg.policy_judge_variants),
 })
-#: a (policy x judge) partition depends on the judge partition of the same variant
-judge_of_run = MultiToSingleDimensionPartitionMapping(partition_dimension_name="judge")
+#: a (policy x reward) run reads the judge checkpoint table whole: an ensemble needs several judges
+#: (`reward_judges` picks the rows). Retraining any judge marks every run stale in the UI; a run whose own
+#: judges did not change is not retrained (its fingerprint holds only its judges' weights).
+ALL_JUDGES = AssetIn(partition_mapping=AllPartitionMapping())
+
+
+def reward_judges(cfg, reward: str, judge_checkpoint: pl.DataFrame) -> dict[str, dict]:
+    """{variant: judge_checkpoint row} of the judges that compute ``reward``; a clear error if one is not trained."""
+    rows = {r["judge_variant"]: r for r in judge_checkpoint.iter_rows(named=True)}
+    needed = cfg.reward_judges(reward)
+    missing = [v for v in needed if v not in rows]
+    if missing:
+        raise ValueError(f"reward {reward!r} needs judge checkpoints {missing}: materialise judge_checkpoint for them first")
+    return {v: rows[v] for v in needed}
 
 
 def policy_and_judge(context) -> tuple[str, str]:

@@ -1,20 +1,20 @@
-"""Stage 3: GRPO of each policy against each training judge, checkpoints every k steps.
+"""Stage 3: GRPO of each policy against each training judge (or judge ensemble), checkpoints every k steps.
 
-Each (policy x judge variant) is a partition. The reward is the judge's expected score, computed
-through the store, so every rollout's verdict is kept. A run is repeated only when its inputs
-(policy weights, judge weights, RL prompts, hyper-parameters) changed.
+Each (policy x reward) is a partition; the reward is a judge variant or an ensemble of them
+(`training/policy_rewards.py`: expected score, pairwise group win rate, conservative ensembles),
+computed through the store, so every rollout's verdict is kept. A run is repeated only when its
+inputs (policy weights, judge weights, RL prompts, hyper-parameters) changed.
 """
 
 
 import dataclasses
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, asset
+from dagster import AssetExecutionContext, asset
 
 from judge_pipeline import schemas
-from judge_pipeline.judging.builders import build_training_judge
 from judge_pipeline.assets.metadata import md_table, table_type
-from judge_pipeline.assets.partitions import RUN_PARTITION_META, judge_of_run, policy_and_judge, policy_judge_partitions
+from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
@@ -22,25 +22,25 @@ from judge_pipeline.store import content_key
 from judge_pipeline.store.keys import checkpoint_hash
 from judge_pipeline.tracking import log_table
 from judge_pipeline.training.policy_grpo import train_policy_grpo
-from judge_pipeline.training.rewards import JudgeReward
+from judge_pipeline.training.policy_rewards import build_policy_reward
 
 MANIFEST = "manifest.json"
 
 
 @asset(group_name="policies", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
-       ins={"judge_checkpoint": AssetIn(partition_mapping=judge_of_run)},
-       dagster_type=table_type(schemas.PolicyCheckpoints))
+       ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.PolicyCheckpoints))
 def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
                        judge_checkpoint: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
     """A GRPO run of the policy against the training judge; one row per saved checkpoint (step 0 = initial)."""
     cfg = study.cfg
     policy, variant = policy_and_judge(context)
-    ckpt = judge_checkpoint.filter(pl.col("judge_variant") == variant).row(0, named=True)
+    judges = reward_judges(cfg, variant, judge_checkpoint)
     base = materialize_base_model(cfg.models[policy])
     prompts = rl_prompts["prompt"].to_list()
     pcfg = dataclasses.replace(cfg.policy, policy_model=policy)
     run_dir = study.policy_dir(policy, variant)
-    fingerprint = content_key(policy=checkpoint_hash(base), judge=ckpt["checkpoint_hash"], prompts=prompts,
+    hashes = [j["checkpoint_hash"] for j in judges.values()]
+    fingerprint = content_key(policy=checkpoint_hash(base), judge=hashes[0] if len(hashes) == 1 else hashes, prompts=prompts,
                               cfg=dataclasses.asdict(pcfg))
     manifest = run_dir / MANIFEST
     info = reuse_if_unchanged(manifest, fingerprint)
@@ -48,8 +48,8 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     if not trained_now:
         context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
     else:
-        judge = build_training_judge(cfg, variant, ckpt["path"], store=study.store())
-        reward = JudgeReward(judge, study.store(), invalid_reward=pcfg.invalid_reward, run_id=context.run.run_id)
+        reward = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, study.store(),
+                                     run_id=context.run.run_id)
         with tracker.run(f"grpo-{policy}-{variant}", config={"policy": policy, "judge": variant,
                                                               **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
             res = train_policy_grpo(base, prompts, [reward], pcfg, run_dir, device=cfg.device, report_to=tracker.report_to)

@@ -49,17 +49,19 @@ def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -
     """Mean proxy and gold (raw and style-controlled) and KL per (policy, judge, step), CIs over prompts."""
     if "kl" not in scores.columns:
         scores = scores.with_columns(kl=pl.lit(None, dtype=pl.Float64))
+    if "proxy_scale" not in scores.columns:
+        scores = scores.with_columns(proxy_scale=pl.lit("score_0_9"))
     scores = with_style_control(scores)
     rows = []
     for (policy, judge, step), g in scores.group_by([*RUN, "step"], maintain_order=True):
-        row = {"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g)}
+        row = {"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g), "proxy_scale": g["proxy_scale"][0]}
         for col, name in (("proxy_score", "proxy"), ("gold_score", "gold"), ("kl", "kl"),
                           ("proxy_controlled", "proxy_controlled"), ("gold_controlled", "gold_controlled")):
             row[f"{name}_mean"], row[f"{name}_low"], row[f"{name}_high"] = _ci(g[col].to_list(), resamples, level)
         row["d"] = None if row["kl_mean"] is None else math.sqrt(max(0.0, row["kl_mean"]))
         row["gap"] = None if row["proxy_mean"] is None else row["proxy_mean"] - row["gold_mean"]
         rows.append(row)
-    floats = [c for c in rows[0] if c not in ("policy", "judge_variant", "step", "n")] if rows else []
+    floats = [c for c in rows[0] if c not in ("policy", "judge_variant", "step", "n", "proxy_scale")] if rows else []
     return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats}).sort([*RUN, "step"])
 
 

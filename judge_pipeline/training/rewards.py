@@ -1,66 +1,15 @@
-"""Rewards for policy GRPO, as TRL expects them: ``f(prompts, completions, **kw) -> list[float]``.
+"""Rewards for training *judges* with GRPO (STUDY stage 2), as TRL expects them:
+``f(prompts, completions, **kw) -> list[float]``; the judge's rollout (trace + verdict) against gold.
 
-`JudgeReward` scores each completion with a judge *through the store* (every rollout's verdict is
-kept), using the judge's expected score Σ x·p(x). What an invalid judge output is worth is
-configurable (``invalid_reward``), and every such case is counted.
+Rewards that train *policies* against judges are in `policy_rewards.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.parsing import parse_final_label, parse_label, parse_score
-from judge_pipeline.judging.verdict import Judge
-from judge_pipeline.store import JudgmentStore
-
-
-def message_text(x) -> str:
-    """The text of a TRL prompt/completion, conversational (list of messages) or plain."""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, list) and x and isinstance(x[-1], dict):
-        if x[-1].get("role") == "assistant":
-            return str(x[-1].get("content", ""))
-        users = [m for m in x if m.get("role") == "user"]
-        return str((users[-1] if users else x[-1]).get("content", ""))
-    return str(x)
-
-
-@dataclass
-class JudgeReward:
-    """Pointwise judge expected score as a GRPO reward."""
-
-    judge: Judge
-    store: JudgmentStore
-    invalid_reward: float = 0.0
-    run_id: str | None = None
-    batch_size: int = 16
-    calls: int = 0  #: reward-function invocations
-    verdicts_computed: int = 0
-    invalid: int = 0
-    history: list[dict] = field(default_factory=list)  #: one row per rollout: prompt, completion, reward, ...
-
-    @property
-    def __name__(self) -> str:  # TRL logs rewards under the function's name
-        return f"judge_{self.judge.name}"
-
-    def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        items = [(message_text(p), message_text(c)) for p, c in zip(prompts, completions)]
-        verdicts, keys, stats = judge_through_store(self.judge, items, self.store, self.run_id,
-                                                    batch_size=self.batch_size, progress=False)
-        self.calls += 1
-        self.verdicts_computed += stats.computed
-        rewards = []
-        for (p, c), v, k in zip(items, verdicts, keys):
-            value = v.reward_value
-            if value is None:
-                self.invalid += 1
-                value = self.invalid_reward
-            rewards.append(float(value))
-            self.history.append({"call": self.calls, "prompt": p, "completion": c, "reward": float(value),
-                                 "judge_raw": v.raw_output, "invalid_reason": v.invalid_reason, "key": k})
-        return rewards
+from judge_pipeline.training.policy_rewards import message_text
 
 
 def judge_score_reward(predicted: int | None, gold: float) -> float:

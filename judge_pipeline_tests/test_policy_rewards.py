@@ -1,0 +1,83 @@
+"""Policy rewards: pairwise group win rate (both orders, invalid games), conservative ensembles, reward config."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from judge_pipeline.config import EnsembleConfig, JudgeTrainConfig, miniature
+from judge_pipeline.store import JudgmentStore
+from judge_pipeline.training.policy_rewards import EnsembleReward, JudgeReward, PairwiseWinRateReward, aggregate
+from judge_pipeline_tests.fakes import CountingJudge, LongerWinsJudge
+
+
+def test_group_win_rate_judges_every_ordered_pair_and_averages(tmp_path):
+    store = JudgmentStore(tmp_path / "s.duckdb")
+    judge = LongerWinsJudge()
+    reward = PairwiseWinRateReward(judge, store)
+    prompts = ["p1"] * 3 + ["p2"] * 2
+    completions = ["a", "bbb", "cc", "x", "yy"]
+    rewards = reward(prompts, completions)
+    # p1: "bbb" beats both (1.0), "cc" beats "a" only (0.5), "a" beats none (0.0); p2: "yy" 1.0, "x" 0.0
+    assert rewards == [0.0, 1.0, 0.5, 0.0, 1.0]
+    assert reward.games == 3 * 2 + 2 * 1 == judge.calls  # G(G-1) verdicts per prompt
+    assert reward.verdicts_computed == 8 and reward.invalid == 0
+    reward(prompts, completions)
+    assert judge.calls == 8 and reward.games == 16  # the second call costs no verdict: all in the store
+
+
+def test_invalid_games_count_as_configured(tmp_path):
+    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "s.duckdb"), invalid_game=0.0)
+    # every game involving "??" is invalid (0 for both sides); "long one" beats "s" in both orders:
+    # "long one" wins 2 of its 4 games, "s" none
+    assert reward(["p"] * 3, ["??", "long one", "s"]) == [0.0, 0.5, 0.0]
+    assert reward.invalid == 4
+
+
+def test_pairwise_proxy_is_the_win_rate_against_the_baseline(tmp_path):
+    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "s.duckdb"))
+    scored = reward.score_answers(["p", "q", "r"], ["longer", "s", "??"], baselines=["mid", "mid", "mid"])
+    assert scored.values == [1.0, 0.0, None] and [len(k) for k in scored.keys] == [2, 2, 2]
+    with pytest.raises(ValueError, match="baseline"):
+        reward.score_answers(["p"], ["a"])
+
+
+@pytest.mark.parametrize("how,expected", [("mean", [2.0, 5.0]), ("worst_case", [1.0, 3.0]),
+                                          ("mean_minus_var", [2.0 - 2 / 3, 5.0 - 8 / 3])])
+def test_aggregates(how, expected):
+    values = np.array([[1.0, 3.0], [2.0, 5.0], [3.0, 7.0]])
+    assert aggregate(values, how, lam=1.0) == pytest.approx(expected)
+
+
+def test_ensemble_reward_combines_member_judges(tmp_path):
+    store = JudgmentStore(tmp_path / "s.duckdb")
+    short = JudgeReward(CountingJudge(name="a"), store)
+    other = JudgeReward(CountingJudge(name="b", checkpoint_hash="ckpt-2"), store)
+    ens = EnsembleReward([short, other], "worst_case", name="ens")
+    assert ens(["p", "p"], ["hi", "hello"]) == [2.5, 5.5]  # both members score len % 10 + 0.5
+    assert ens.verdicts_computed == 4 and ens.history[0]["reward_a"] == 2.5
+    assert ens.score_answers(["p"], ["hey"]).values == [3.5]
+    with pytest.raises(ValueError, match="at least two"):
+        EnsembleReward([short], "mean")
+    with pytest.raises(ValueError, match="unknown ensemble aggregate"):
+        EnsembleReward([short, other], "median")
+
+
+def test_reward_names_kinds_and_validation():
+    cfg = dataclasses.replace(
+        miniature(),
+        judges=(JudgeTrainConfig(variant="nonreasoning"), JudgeTrainConfig(variant="other"),
+                JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_compact_v1")),
+        ensembles=(EnsembleConfig("ens", ("nonreasoning", "other"), "mean_minus_var", lam=0.5),),
+        policy_judges=("nonreasoning", "pairwise", "ens"),
+    )
+    assert cfg.policy_judge_variants == ["nonreasoning", "pairwise", "ens"]
+    assert [cfg.reward_kind(n) for n in cfg.policy_judge_variants] == ["pointwise", "pairwise", "ensemble"]
+    assert cfg.reward_judges("ens") == ["nonreasoning", "other"]
+    with pytest.raises(ValueError, match="neither judge variants nor ensembles"):
+        _ = dataclasses.replace(cfg, policy_judges=("nope",)).policy_judge_variants
+    bad = dataclasses.replace(cfg, ensembles=(EnsembleConfig("ens", ("nonreasoning", "pairwise")),))
+    with pytest.raises(ValueError, match="not pointwise or reward-model"):
+        _ = bad.policy_judge_variants
+    with pytest.raises(ValueError, match="aggregate"):
+        EnsembleConfig("e", ("a", "b"), "median")
