@@ -200,3 +200,27 @@ def test_comparison_keeps_a_shared_reference_once():
                           [{"judge_variant": "reasoning", **row, "judge": "reasoning", "value": 0.5}])
     main, _ = comparison_tables(report)
     assert main.sort("judge")["judge_test:alpha"].to_list() == ["0.10 [0.00, 0.20]", "0.50 [0.00, 0.20]"]
+
+
+def test_policy_trains_against_a_pairwise_judge_and_an_ensemble(trained, tmp_path):
+    """Stage 3 rewards beyond the expected score, for real: GRPO of a tiny policy against the trained pairwise
+    judge (group win rate) and against an ensemble of the pointwise judge and the reward model."""
+    from judge_pipeline.config import EnsembleConfig, PolicyTrainConfig
+    from judge_pipeline.training.policy_grpo import train_policy_grpo
+    from judge_pipeline.training.policy_rewards import EnsembleReward, PairwiseWinRateReward, build_policy_reward
+
+    cfg, out = trained
+    cfg = dataclasses.replace(cfg, ensembles=(EnsembleConfig("ens", ("nonreasoning", "bt_reward_model"), "mean_minus_var"),),
+                              policy_judges=("pairwise", "ens"))
+    store = JudgmentStore(tmp_path / "j.duckdb")
+    paths = {v: str(p) for v, (p, _) in out.items()}
+    pcfg = PolicyTrainConfig(max_steps=1, save_every=1, num_generations=2, prompts_per_step=1, max_completion_length=4,
+                             train_top_layers=None)
+    policy = materialize_base_model(TINY)
+    for name, cls in (("pairwise", PairwiseWinRateReward), ("ens", EnsembleReward)):
+        reward = build_policy_reward(cfg, name, paths, store, run_id="t")
+        assert isinstance(reward, cls)
+        res = train_policy_grpo(policy, PROMPTS[:1], [reward], pcfg, tmp_path / name)
+        assert [s for s, _ in res.checkpoints] == [0, 1] and (res.checkpoints[1][1] / "config.json").is_file()
+        assert len(reward.history) == 2  # one row per rollout
+    assert reward.verdicts_computed >= 2  # both members judged the two rollouts (some may coincide)
