@@ -81,6 +81,8 @@ class JudgeGRPOConfig:
     epsilon_low: float = 0.2  #: clip range below (paper: 0.2)
     epsilon_high: float = 0.3  #: clip range above (paper: 0.3)
     kl_beta: float = 0.0  #: KL penalty (paper: none)
+    micro_batch_size: int | None = None  #: completions per device per forward/backward (gradient accumulation
+    #: makes up items_per_step x num_generations); None = all at once
 
 
 JUDGE_KINDS = ("pointwise", "pairwise", "reward_model")
@@ -101,7 +103,9 @@ class JudgeTrainConfig:
     learning_rate: float = 1e-4  #: SFT learning rate (paper: 1e-5 at batch 128)
     epochs: float = 1.0  #: SFT epochs (paper: 1-3, chosen on validation)
     train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
-    batch_size: int = 8  #: per-device batch size
+    batch_size: int = 8  #: examples per optimisation step (global batch)
+    micro_batch_size: int | None = None  #: examples per device per forward/backward; gradient accumulation makes
+    #: up the batch (None = the whole batch at once, as on the CPU)
     warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
     max_length: int = 384  #: truncate longer training examples to this many tokens (TRL keeps the start)
     max_new_tokens: int = 8  #: verdict length cap at inference (reasoning judges: trace + verdict)
@@ -138,6 +142,8 @@ class PolicyTrainConfig:
     kl_beta: float = 0.0  #: KL penalty (paper: none by default)
     invalid_reward: float = 0.0  #: reward when the judge output cannot be parsed (paper: unstated)
     invalid_game: float = 0.5  #: pairwise-judge rewards: outcome of a game whose verdict is invalid (0.5 = tie)
+    micro_batch_size: int | None = None  #: completions per device per forward/backward (gradient accumulation
+    #: makes up prompts_per_step x num_generations); None = all at once
     seed: int = 0
 
 
@@ -308,8 +314,10 @@ def tiny() -> StudyConfig:
 def paper_judges(base: str = "qwen3-8b") -> tuple[JudgeTrainConfig, ...]:
     """Every judge variant at the paper's hyper-parameters (STUDY stage 2): SFT lr 1e-5 at batch 128,
     GRPO lr 1e-6 with 8 rollouts, clip 0.2/0.3, no KL; the full gold trace for reasoning judges."""
-    sft = dict(base_model=base, learning_rate=1e-5, epochs=2.0, batch_size=128, max_length=8192, train_top_layers=None)
-    grpo = JudgeGRPOConfig(steps=300, learning_rate=1e-6, num_generations=8, items_per_step=64, max_completion_length=4096)
+    sft = dict(base_model=base, learning_rate=1e-5, epochs=2.0, batch_size=128, micro_batch_size=2, max_length=8192,
+               train_top_layers=None)
+    grpo = JudgeGRPOConfig(steps=300, learning_rate=1e-6, num_generations=8, items_per_step=64, max_completion_length=4096,
+                           micro_batch_size=8)
     return (
         JudgeTrainConfig(variant="nonreasoning", template="pointwise_v1", **sft),
         JudgeTrainConfig(variant="reasoning", reasoning=True, template="pointwise_reasoning_compact_v1", grpo=grpo,
@@ -354,6 +362,7 @@ def paper() -> StudyConfig:
         policy=PolicyTrainConfig(
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
             num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
+            micro_batch_size=8,
         ),
         eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None, kl_samples=4, bon_pool_size=64),
         device="cuda",

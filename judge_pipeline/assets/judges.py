@@ -39,14 +39,16 @@ from judge_pipeline.training.reward_model import train_reward_model
 INPUTS_FILE = "training_inputs.json"
 
 
-#: JudgeTrainConfig fields that only shape inference: changing them must not retrain the judge
-INFERENCE_ONLY_FIELDS = ("max_new_tokens",)
+#: JudgeTrainConfig fields that only shape inference, or only how a step is executed (micro-batches add up to
+#: the same batch by gradient accumulation): changing them must not retrain the judge
+NOT_TRAINING_FIELDS = ("max_new_tokens", "micro_batch_size")
 
 
 def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn) -> str:
     """What determines the trained weights: base weights, training hyper-parameters, and the training examples
     as built (so a change to how targets are written, e.g. the condensed trace, retrains)."""
-    train_cfg = {k: v for k, v in dataclasses.asdict(jcfg).items() if k not in INFERENCE_ONLY_FIELDS}
+    train_cfg = {k: v for k, v in dataclasses.asdict(jcfg).items() if k not in NOT_TRAINING_FIELDS}
+    train_cfg["grpo"] = {k: v for k, v in train_cfg["grpo"].items() if k not in NOT_TRAINING_FIELDS}
     if jcfg.kind == "reward_model":
         examples = preference_examples(rows)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +34,25 @@ def cpu_safe_args(device: str, report_to: list[str]) -> dict:
     )
 
 
+def batch_split(batch: int, micro: int | None, multiple_of: int = 1) -> dict:
+    """Trainer arguments that make ``batch`` examples per optimisation step out of ``micro``-sized forward/backward
+    passes on each of $WORLD_SIZE processes (set by torchrun / accelerate; 1 on a single device), by gradient
+    accumulation. ``micro`` None = the whole share of each process at once."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_device = micro or max(1, batch // world)
+    if batch % (per_device * world) or per_device % multiple_of:
+        raise ValueError(f"a batch of {batch} does not split into micro-batches of {per_device} on {world} processes"
+                         + (f" (micro-batches must hold a multiple of {multiple_of})" if multiple_of > 1 else ""))
+    return {"per_device_train_batch_size": per_device, "gradient_accumulation_steps": batch // (per_device * world)}
+
+
 def supervised_args(cfg, output_dir: Path, device: str, report_to: list[str] | None, seed: int) -> dict:
     """Trainer arguments shared by the judge's supervised recipes (SFT, reward model), from a JudgeTrainConfig."""
     return dict(
         output_dir=str(output_dir.with_name(output_dir.name + ".trainer")),
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size,
+        **batch_split(cfg.batch_size, cfg.micro_batch_size),
         lr_scheduler_type="linear",
         warmup_steps=cfg.warmup_ratio,
         max_length=cfg.max_length,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
-from judge_pipeline.training.common import cpu_safe_args, train_only_top_layers
+from judge_pipeline.training.common import batch_split, cpu_safe_args, train_only_top_layers
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class GRPORecipe:
     kl_beta: float
     train_top_layers: int | None
     seed: int = 0
+    micro_batch_size: int | None = None  #: completions per device per forward/backward (None: the whole step)
 
 
 def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe: GRPORecipe, output_dir: Path,
@@ -48,7 +49,7 @@ def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe:
         output_dir=str(output_dir),
         learning_rate=recipe.learning_rate,
         max_steps=recipe.max_steps,
-        per_device_train_batch_size=recipe.items_per_step * recipe.num_generations,
+        **batch_split(recipe.items_per_step * recipe.num_generations, recipe.micro_batch_size),
         num_generations=recipe.num_generations,
         temperature=recipe.temperature,
         max_completion_length=recipe.max_completion_length,

@@ -25,7 +25,7 @@ def train_judge_grpo(
         learning_rate=g.learning_rate, max_steps=g.steps, num_generations=g.num_generations,
         items_per_step=g.items_per_step, temperature=g.temperature, max_completion_length=g.max_completion_length,
         epsilon_low=g.epsilon_low, epsilon_high=g.epsilon_high, kl_beta=g.kl_beta,
-        train_top_layers=cfg.train_top_layers, seed=seed,
+        train_top_layers=cfg.train_top_layers, seed=seed, micro_batch_size=g.micro_batch_size,
     )
     reward = VerdictReward(cfg.kind, reasoning=cfg.reasoning)
     trainer, tok = grpo_trainer(start_model, rows, [reward], recipe, output_dir.with_name(output_dir.name + ".grpo-trainer"),
