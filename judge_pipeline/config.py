@@ -109,6 +109,8 @@ class JudgeTrainConfig:
     warmup_ratio: float = 0.03  #: linear schedule warm-up (paper: 3%)
     max_length: int = 384  #: truncate longer training examples to this many tokens (TRL keeps the start)
     max_new_tokens: int = 8  #: verdict length cap at inference (reasoning judges: trace + verdict)
+    context_length: int | None = None  #: judge-prompt tokens at inference (longer responses are cut, marked, to fit);
+    #: None = the judge's default (1024 pointwise, 2048 pairwise, max_length for a reward model)
     trace: str = "full"  #: reasoning judges' SFT trace: "full" gold trace or "condensed" one-line form (CPU cost)
 
     def __post_init__(self) -> None:
@@ -315,7 +317,7 @@ def paper_judges(base: str = "qwen3-8b") -> tuple[JudgeTrainConfig, ...]:
     """Every judge variant at the paper's hyper-parameters (STUDY stage 2): SFT lr 1e-5 at batch 128,
     GRPO lr 1e-6 with 8 rollouts, clip 0.2/0.3, no KL; the full gold trace for reasoning judges."""
     sft = dict(base_model=base, learning_rate=1e-5, epochs=2.0, batch_size=128, micro_batch_size=2, max_length=8192,
-               train_top_layers=None)
+               context_length=8192, train_top_layers=None)
     grpo = JudgeGRPOConfig(steps=300, learning_rate=1e-6, num_generations=8, items_per_step=64, max_completion_length=4096,
                            micro_batch_size=8)
     return (

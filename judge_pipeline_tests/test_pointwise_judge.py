@@ -65,3 +65,24 @@ def test_expected_score_from_known_logits(tiny_path):
     assert v.expected_score == pytest.approx(float((torch.arange(10) * p).sum() / p.sum()), abs=1e-5)
     assert v.mass_outside == pytest.approx(float(1 - p.sum()), abs=1e-5)
     assert v.score == 7 and v.raw_output == "7"  # greedy token = the largest logit
+
+
+def test_an_overlong_response_is_cut_not_the_instructions(tiny_path):
+    from judge_pipeline.backends.transformers_backend import TRUNCATION_MARKER
+    from judge_pipeline.judging.pairwise_judge import PairwiseLLMJudge
+
+    judge = PointwiseLLMJudge(tiny_path, name="tiny", template_version="pointwise_compact_v1", max_length=300)
+    tok = judge._backend().tokenizer
+    long = "Opening words stay. " + "filler " * 2000
+    short_text = judge.prompt_text("Say hi.", "Hi!")
+    text = judge.prompt_text("Say hi.", long)
+    assert len(tok(text, add_special_tokens=False)["input_ids"]) <= 300
+    assert "Opening words stay." in text and TRUNCATION_MARKER.strip() in text
+    # everything after the response's closing fence (the score question, the assistant turn) is intact
+    def tail(t):
+        return t.rsplit("END-RESPONSE-", 1)[1].split(">>>", 1)[1]
+    assert tail(text) == tail(short_text) and "Answer with ONLY the score" in tail(text)
+    assert judge.prompt_text("Say hi.", "Hi!") == short_text  # a response that fits is untouched
+    pair = PairwiseLLMJudge(tiny_path, name="tiny-pair", template_version="pairwise_compact_v1", max_length=400)
+    v = pair.judge([("Say hi.", long, "Hello " * 1500)])[0]
+    assert v.prompt_tokens <= 400

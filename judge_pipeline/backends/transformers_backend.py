@@ -44,6 +44,30 @@ Messages = list[dict[str, str]]
 CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
 
 
+#: appended where a response was cut to fit a judge's context (the judge then sees that it was cut)
+TRUNCATION_MARKER = "\n[... the rest of this response was cut to fit the judge's context ...]"
+
+
+def clip_to_context(tokenizer, render, fields: Sequence[str], max_tokens: int) -> list[str]:
+    """Shorten the longest of ``fields`` (responses) until ``render(fields)`` (the full judge prompt) fits in
+    ``max_tokens``, keeping each response's start and marking the cut. The instructions, the rules and the
+    place where the verdict is read are never cut. A prompt too long even with empty responses is returned
+    as far as it could be shortened (the backend's left truncation then applies)."""
+    fields = list(fields)
+    marker = len(tokenizer(TRUNCATION_MARKER, add_special_tokens=False)["input_ids"])
+    for _ in range(2 * len(fields) + 2):
+        over = len(tokenizer(render(fields), add_special_tokens=False)["input_ids"]) - max_tokens
+        if over <= 0:
+            break
+        i = max(range(len(fields)), key=lambda k: len(fields[k]))
+        ids = tokenizer(fields[i], add_special_tokens=False)["input_ids"]
+        if not ids or fields[i].endswith(TRUNCATION_MARKER) and len(ids) <= marker:
+            break
+        keep = max(0, len(ids) - over - marker - 4)
+        fields[i] = tokenizer.decode(ids[:keep]) + TRUNCATION_MARKER
+    return fields
+
+
 class TransformersBackend:
     """A causal LM loaded from a plain HF checkpoint folder."""
 

@@ -76,9 +76,9 @@ def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path,
     for the untrained reference, then under another ``name``)."""
     j = cfg.judge(variant)
     name = name or variant
-    common = dict(name=name, role=role, device=cfg.device)
+    common = dict(name=name, role=role, device=cfg.device, **({"max_length": j.context_length} if j.context_length else {}))
     if j.kind == "reward_model":
-        return RewardModelJudge(checkpoint, max_length=j.max_length, **common)
+        return RewardModelJudge(checkpoint, **{"max_length": j.max_length, **common})
     if j.kind == "pairwise":
         return PairwiseLLMJudge(checkpoint, template_version=j.template, reasoning=j.reasoning,
                                 max_new_tokens=j.max_new_tokens, **common)

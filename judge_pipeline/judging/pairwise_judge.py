@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from judge_pipeline.backends.transformers_backend import TransformersBackend
+from judge_pipeline.backends.transformers_backend import TransformersBackend, clip_to_context
 from judge_pipeline.judging.parsing import parse_final_label, parse_label
 from judge_pipeline.judging.templates import render_pairwise
 from judge_pipeline.judging.verdict import Verdict
@@ -30,6 +30,7 @@ class PairwiseLLMJudge:
     batch_size: int = 8
     reasoning: bool = False
     max_new_tokens: int = 8  #: answer length cap ("Output (a)" is 4 tokens; traces need more)
+    max_length: int = 2048  #: judge-prompt tokens; longer responses are cut (marked) to fit, never the instructions
     backend: TransformersBackend | None = field(default=None, repr=False)
     kind: str = "pairwise"
 
@@ -38,7 +39,8 @@ class PairwiseLLMJudge:
 
     @property
     def decoding(self) -> dict:
-        return {"mode": "greedy", "max_new_tokens": self.max_new_tokens, "reasoning": self.reasoning}
+        return {"mode": "greedy", "max_new_tokens": self.max_new_tokens, "reasoning": self.reasoning,
+                "max_length": self.max_length, "overflow": "clip-response"}
 
     def _backend(self) -> TransformersBackend:
         if self.backend is None:
@@ -46,8 +48,13 @@ class PairwiseLLMJudge:
         return self.backend
 
     def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict]:
-        messages = [render_pairwise(self.template_version, p, a, b) for p, a, b in items]
-        completions = self._backend().generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        backend = self._backend()
+        messages = []
+        for p, a, b in items:
+            a, b = clip_to_context(backend.tokenizer, lambda r: backend.render(render_pairwise(self.template_version, p, *r)),
+                                   [a, b], self.max_length)
+            messages.append(render_pairwise(self.template_version, p, a, b))
+        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         verdicts = []
         for c in completions:
             label, reason = parse_final_label(c.text) if self.reasoning else parse_label(c.text)

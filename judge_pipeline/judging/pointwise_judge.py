@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from judge_pipeline.backends.transformers_backend import TransformersBackend
+from judge_pipeline.backends.transformers_backend import TransformersBackend, clip_to_context
 from judge_pipeline.judging.parsing import SCORE_MAX, SCORE_MIN, expected_score, parse_score, score_prefix
 from judge_pipeline.judging.templates import render_pointwise
 from judge_pipeline.judging.verdict import Verdict
@@ -56,7 +56,7 @@ class PointwiseLLMJudge:
     role: str = "training"
     device: str = "cpu"
     batch_size: int = 8
-    max_length: int = 1024
+    max_length: int = 1024  #: judge-prompt tokens; a longer response is cut (marked) to fit, never the instructions
     reasoning: bool = False  #: write a trace first (greedy, up to max_new_tokens), then "Score: N"
     max_new_tokens: int = 160  #: trace length cap (reasoning judges only)
     rubric_fn: Callable[[str], str] | None = field(default=None, repr=False)  #: prompt -> gold rubric
@@ -74,8 +74,8 @@ class PointwiseLLMJudge:
     def decoding(self) -> dict:
         if self.reasoning:
             return {"mode": "greedy-trace+score-distribution", "max_new_tokens": self.max_new_tokens,
-                    "max_length": self.max_length}
-        return {"mode": "score-distribution", "max_length": self.max_length}
+                    "max_length": self.max_length, "overflow": "clip-response"}
+        return {"mode": "score-distribution", "max_length": self.max_length, "overflow": "clip-response"}
 
     def _backend(self) -> TransformersBackend:
         if self.backend is None:
@@ -85,7 +85,11 @@ class PointwiseLLMJudge:
         return self.backend
 
     def messages(self, prompt: str, response: str) -> list[dict[str, str]]:
+        """The judge prompt, with the response cut (and marked) if the whole would exceed ``max_length`` tokens."""
         rubric = self.rubric_fn(prompt) if self.rubric_fn is not None else None
+        backend = self._backend()
+        (response,) = clip_to_context(backend.tokenizer, lambda r: backend.render(
+            render_pointwise(self.template_version, prompt, r[0], rubric=rubric)), [response], self.max_length)
         return render_pointwise(self.template_version, prompt, response, rubric=rubric)
 
     def prompt_text(self, prompt: str, response: str) -> str:
