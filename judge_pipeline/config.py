@@ -146,6 +146,10 @@ class PolicyTrainConfig:
     invalid_game: float = 0.5  #: pairwise-judge rewards: outcome of a game whose verdict is invalid (0.5 = tie)
     micro_batch_size: int | None = None  #: completions per device per forward/backward (gradient accumulation
     #: makes up prompts_per_step x num_generations); None = all at once
+    judge_temperature: float = 0.0  #: a reasoning judge's trace sampling when it scores the policy (paper: 0.7;
+    #: 0 = greedy, as in the judge report). Each verdict is sampled once and kept in the store
+    judge_top_k: int = 0  #: paper: 20 (0 = off)
+    judge_top_p: float = 1.0  #: paper: 0.95
     seed: int = 0
 
 
@@ -364,7 +368,7 @@ def paper() -> StudyConfig:
         policy=PolicyTrainConfig(
             policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
             num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
-            micro_batch_size=8,
+            micro_batch_size=8, judge_temperature=0.7, judge_top_k=20, judge_top_p=0.95,
         ),
         eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None, kl_samples=4, bon_pool_size=64),
         device="cuda",

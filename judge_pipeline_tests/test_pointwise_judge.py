@@ -86,3 +86,19 @@ def test_an_overlong_response_is_cut_not_the_instructions(tiny_path):
     pair = PairwiseLLMJudge(tiny_path, name="tiny-pair", template_version="pairwise_compact_v1", max_length=400)
     v = pair.judge([("Say hi.", long, "Hello " * 1500)])[0]
     assert v.prompt_tokens <= 400
+
+
+def test_a_reasoning_judge_samples_its_trace_only_as_a_policy_reward(tiny_path):
+    import dataclasses
+
+    from judge_pipeline.config import JudgeTrainConfig, PolicyTrainConfig, miniature
+    from judge_pipeline.judging.builders import build_training_judge
+
+    cfg = dataclasses.replace(miniature(), judges=(JudgeTrainConfig(variant="r", reasoning=True, max_new_tokens=6),),
+                              policy=PolicyTrainConfig(judge_temperature=0.7, judge_top_k=20, judge_top_p=0.95))
+    report = build_training_judge(cfg, "r", tiny_path)
+    reward = build_training_judge(cfg, "r", tiny_path, as_reward=True)
+    assert report.decoding["mode"].startswith("greedy") and report.temperature == 0
+    assert reward.decoding["mode"].startswith("sampled") and (reward.top_k, reward.top_p) == (20, 0.95)
+    v = reward.judge([("Say hi.", "Hi!")])[0]
+    assert v.output_tokens <= 6

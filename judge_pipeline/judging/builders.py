@@ -71,9 +71,10 @@ def build_rubric_source(cfg: StudyConfig, store: JudgmentStore | None = None):
 
 
 def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path, name: str | None = None,
-                         role: str = "training", store: JudgmentStore | None = None) -> Judge:
+                         role: str = "training", store: JudgmentStore | None = None, as_reward: bool = False) -> Judge:
     """Judge variant ``variant`` of ``cfg`` loaded from ``checkpoint`` (its trained folder, or its base model
-    for the untrained reference, then under another ``name``)."""
+    for the untrained reference, then under another ``name``). ``as_reward``: the judge that scores a policy,
+    whose reasoning trace is sampled as `PolicyTrainConfig.judge_temperature` etc. say (the report's is greedy)."""
     j = cfg.judge(variant)
     name = name or variant
     common = dict(name=name, role=role, device=cfg.device, **({"max_length": j.context_length} if j.context_length else {}))
@@ -86,5 +87,9 @@ def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path,
     if j.rubric:
         source = build_rubric_source(cfg, store)
         rubric = dict(rubric_fn=source.rubric, rubric_version=source.fingerprint)
+    sampling = {}
+    if as_reward and j.reasoning and cfg.policy.judge_temperature > 0:
+        p = cfg.policy
+        sampling = dict(temperature=p.judge_temperature, top_k=p.judge_top_k, top_p=p.judge_top_p)
     return PointwiseLLMJudge(checkpoint, template_version=j.template, reasoning=j.reasoning,
-                             max_new_tokens=j.max_new_tokens, **rubric, **common)
+                             max_new_tokens=j.max_new_tokens, **sampling, **rubric, **common)

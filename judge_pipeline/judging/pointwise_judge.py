@@ -59,6 +59,9 @@ class PointwiseLLMJudge:
     max_length: int = 1024  #: judge-prompt tokens; a longer response is cut (marked) to fit, never the instructions
     reasoning: bool = False  #: write a trace first (greedy, up to max_new_tokens), then "Score: N"
     max_new_tokens: int = 160  #: trace length cap (reasoning judges only)
+    temperature: float = 0.0  #: trace sampling temperature (reasoning judges; 0 = greedy; the paper's reward: 0.7)
+    top_k: int = 0  #: trace sampling top-k (0 = off; paper: 20)
+    top_p: float = 1.0  #: trace sampling nucleus (paper: 0.95)
     rubric_fn: Callable[[str], str] | None = field(default=None, repr=False)  #: prompt -> gold rubric
     rubric_version: str = ""  #: fingerprint of what ``rubric_fn`` computes
     backend: TransformersBackend | None = field(default=None, repr=False)
@@ -73,8 +76,10 @@ class PointwiseLLMJudge:
     @property
     def decoding(self) -> dict:
         if self.reasoning:
-            return {"mode": "greedy-trace+score-distribution", "max_new_tokens": self.max_new_tokens,
-                    "max_length": self.max_length, "overflow": "clip-response"}
+            trace = {"mode": "greedy-trace+score-distribution"} if self.temperature <= 0 else {
+                "mode": "sampled-trace+score-distribution", "temperature": self.temperature, "top_k": self.top_k,
+                "top_p": self.top_p}
+            return {**trace, "max_new_tokens": self.max_new_tokens, "max_length": self.max_length, "overflow": "clip-response"}
         return {"mode": "score-distribution", "max_length": self.max_length, "overflow": "clip-response"}
 
     def _backend(self) -> TransformersBackend:
@@ -113,7 +118,8 @@ class PointwiseLLMJudge:
     def _judge_reasoning(self, items: list[tuple[str, str]]) -> list[Verdict]:
         backend = self._backend()
         messages = [self.messages(p, r) for p, r in items]
-        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         verdicts: list[Verdict | None] = []
         reread: list[tuple[int, str]] = []  # (index, prompt text + trace up to the score digit)
         for i, (m, c) in enumerate(zip(messages, completions)):

@@ -235,7 +235,7 @@ def build_policy_reward(cfg: StudyConfig, name: str, judge_paths: dict[str, str]
     invalid = cfg.policy.invalid_reward
 
     def judge_reward(variant: str) -> JudgeReward:
-        return JudgeReward(build_training_judge(cfg, variant, judge_paths[variant], store=store), store,
+        return JudgeReward(build_training_judge(cfg, variant, judge_paths[variant], store=store, as_reward=True), store,
                            invalid_reward=invalid, run_id=run_id)
 
     kind = cfg.reward_kind(name)
