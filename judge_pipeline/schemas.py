@@ -96,18 +96,23 @@ class CheckpointScores(pa.DataFrameModel):
     kl: float = pa.Field(nullable=True, ge=0)  #: KL(checkpoint || initial policy) on this prompt, nats
 
 
-class Overoptimization(pa.DataFrameModel):
+class ProxyAndGold(pa.DataFrameModel):
+    """Mean proxy and gold scores of a run with their CIs (shared by the RL and the best-of-n curves)."""
+
     policy: str
     judge_variant: str
-    step: int = pa.Field(ge=0)
-    n: int = pa.Field(gt=0)
-    proxy_scale: str  #: what proxy_* measure (CheckpointScores.proxy_scale)
     proxy_mean: float = pa.Field(nullable=True)
     proxy_low: float = pa.Field(nullable=True)
     proxy_high: float = pa.Field(nullable=True)
     gold_mean: float
     gold_low: float = pa.Field(nullable=True)
     gold_high: float = pa.Field(nullable=True)
+
+
+class Overoptimization(ProxyAndGold):
+    step: int = pa.Field(ge=0)
+    n: int = pa.Field(gt=0)
+    proxy_scale: str  #: what proxy_* measure (CheckpointScores.proxy_scale)
     gap: float = pa.Field(nullable=True)  #: proxy_mean - gold_mean
     kl_mean: float = pa.Field(nullable=True, ge=0)  #: mean KL to the initial policy over prompts (nats)
     kl_low: float = pa.Field(nullable=True)
@@ -121,19 +126,11 @@ class Overoptimization(pa.DataFrameModel):
     gold_controlled_high: float = pa.Field(nullable=True)
 
 
-class BestOfN(pa.DataFrameModel):
-    policy: str
-    judge_variant: str
+class BestOfN(ProxyAndGold):
     n: int = pa.Field(ge=1)
     kl: float = pa.Field(ge=0)  #: log n - (n - 1) / n
     d: float = pa.Field(ge=0)
     prompts: int = pa.Field(gt=0)
-    proxy_mean: float = pa.Field(nullable=True)
-    proxy_low: float = pa.Field(nullable=True)
-    proxy_high: float = pa.Field(nullable=True)
-    gold_mean: float
-    gold_low: float = pa.Field(nullable=True)
-    gold_high: float = pa.Field(nullable=True)
 
 
 class OveroptimizationFits(pa.DataFrameModel):

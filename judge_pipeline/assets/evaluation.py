@@ -23,6 +23,17 @@ from judge_pipeline.resources import StudyResource
 from judge_pipeline.training.policy_rewards import PROXY_SCALES, build_policy_reward
 
 
+def _scorers(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame):
+    """What both assets of a run need: the run's key, the store, its proxy reward, the gold judge and the test prompts."""
+    cfg = study.cfg
+    policy, variant = policy_and_judge(context)
+    store, run_id = study.store(), context.run.run_id
+    judges = reward_judges(cfg, variant, judge_checkpoint)
+    proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
+    return (cfg, policy, variant, store, run_id, proxy, build_gold_judge(cfg), policy_test_prompts["prompt"].to_list(),
+            policy_test_prompts["prompt_id"].to_list())
+
+
 def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tuple[list[dict], int]:
     gens, stats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=run_id, device=cfg.device,
                                          batch_size=cfg.eval.generation_batch_size, **kw)
@@ -36,14 +47,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     """Per checkpoint and test prompt: the greedy answer, the training reward's proxy score (the judge's expected
     score; for a pairwise judge the win rate against the initial policy's answer), the gold score and the KL of
     the checkpoint to the initial policy (sampled completions, `policy_kl.py`)."""
-    cfg = study.cfg
-    policy, variant = policy_and_judge(context)
-    store, run_id = study.store(), context.run.run_id
-    judges = reward_judges(cfg, variant, judge_checkpoint)
-    proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
-    gold = build_gold_judge(cfg)
-    prompts = policy_test_prompts["prompt"].to_list()
-    ids = policy_test_prompts["prompt_id"].to_list()
+    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint, policy_test_prompts)
     frames, calls = [], {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0, "kl_estimates": 0}
     runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
     initial = runs["path"][0]
@@ -86,15 +90,8 @@ def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkp
     """Best-of-n of the *initial* policy, picked by the training reward and scored by gold, for n = 1, 2, 4, ...
     up to the pool size: the overoptimization curve without RL (exact expectation over the pool, KL = log n - (n-1)/n).
     """
-    cfg = study.cfg
-    policy, variant = policy_and_judge(context)
-    store, run_id = study.store(), context.run.run_id
-    judges = reward_judges(cfg, variant, judge_checkpoint)
-    proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
-    gold = build_gold_judge(cfg)
+    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint, policy_test_prompts)
     initial = str(materialize_base_model(cfg.models[policy]))
-    prompts = policy_test_prompts["prompt"].to_list()
-    ids = policy_test_prompts["prompt_id"].to_list()
     baselines, computed = _answers(initial, prompts, cfg, store, run_id)
     calls, frames = {"generations": computed, "proxy_verdicts": 0, "gold_verdicts": 0}, []
     for s in range(cfg.eval.bon_pool_size):
