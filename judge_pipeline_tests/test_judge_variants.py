@@ -89,7 +89,7 @@ def test_verdict_reward_exact_values():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from judge_pipeline.assets.judges import train_variant
+    from judge_pipeline.assets.judges import train_variant, variant_examples
     from judge_pipeline.resources import TrackerResource
 
     base = materialize_base_model(TINY)
@@ -98,7 +98,8 @@ def trained(tmp_path_factory):
     tracker = TrackerResource(mode="disabled")
     out = {}
     for j in VARIANTS:
-        info = train_variant(cfg, j, base, gold_rows(), root / j.variant, tracker)
+        rubric_fn = build_gold_judge(cfg).rubric if j.rubric else None
+        info = train_variant(cfg, j, base, variant_examples(j, gold_rows(), rubric_fn), root / j.variant, tracker)
         out[j.variant] = (root / j.variant, info)
     return cfg, out
 

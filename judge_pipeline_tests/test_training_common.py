@@ -33,7 +33,10 @@ def test_micro_batches_do_not_change_the_training_fingerprint(monkeypatch):
     rows = [{"pair_id": "p", "position": "a", "prompt": "Say hi.", "response": "Hi", "gold_score": 5.0, "gold_trace": "t",
              "pair_label": None}]
     j = JudgeTrainConfig(grpo=JudgeGRPOConfig(steps=1))
-    fp = judges._training_fingerprint(Path("base"), j, rows, None)
+
+    def fingerprint(jcfg):
+        return judges._training_fingerprint(Path("base"), jcfg, judges.variant_examples(jcfg, rows))
+
     micro = dataclasses.replace(j, micro_batch_size=2, grpo=dataclasses.replace(j.grpo, micro_batch_size=4))
-    assert judges._training_fingerprint(Path("base"), micro, rows, None) == fp
-    assert judges._training_fingerprint(Path("base"), dataclasses.replace(j, batch_size=4), rows, None) != fp
+    assert fingerprint(micro) == fingerprint(j)
+    assert fingerprint(dataclasses.replace(j, batch_size=4)) != fingerprint(j)

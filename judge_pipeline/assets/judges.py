@@ -44,51 +44,61 @@ INPUTS_FILE = "training_inputs.json"
 NOT_TRAINING_FIELDS = ("max_new_tokens", "context_length", "micro_batch_size")
 
 
-def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn) -> str:
+def variant_examples(jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn=None) -> dict[str, list[dict]]:
+    """The training examples of each stage a variant has: {"bt": pairs} for the reward model, else "sft" and/or
+    "grpo" (`training/judge_data.py`). Built once per materialisation: they train the judge and fingerprint it."""
+    if jcfg.kind == "reward_model":
+        return {"bt": preference_examples(rows)}
+    out = {}
+    if jcfg.sft:
+        out["sft"] = sft_examples(rows, jcfg, rubric_fn)
+    if jcfg.grpo.steps:
+        out["grpo"] = grpo_examples(rows, jcfg, rubric_fn)
+    return out
+
+
+def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, examples: dict[str, list[dict]]) -> str:
     """What determines the trained weights: base weights, training hyper-parameters, and the training examples
     as built (so a change to how targets are written, e.g. the condensed trace, retrains)."""
     train_cfg = {k: v for k, v in dataclasses.asdict(jcfg).items() if k not in NOT_TRAINING_FIELDS}
     train_cfg["grpo"] = {k: v for k, v in train_cfg["grpo"].items() if k not in NOT_TRAINING_FIELDS}
-    if jcfg.kind == "reward_model":
-        examples = preference_examples(rows)
-    else:
-        examples = [sft_examples(rows, jcfg, rubric_fn) if jcfg.sft else [],
-                    grpo_examples(rows, jcfg, rubric_fn) if jcfg.grpo.steps else []]
-    return content_key(base=checkpoint_hash(base), cfg=train_cfg, examples=examples)
+    built = examples["bt"] if "bt" in examples else [examples.get("sft", []), examples.get("grpo", [])]
+    return content_key(base=checkpoint_hash(base), cfg=train_cfg, examples=built)
 
 
-def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, rows: list[dict], target: Path,
-                  tracker: TrackerResource, rubric_source=None) -> dict:
-    """Run every training stage of one variant; the final checkpoint lands at ``target``. Returns the
-    facts recorded beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts)."""
+def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, examples: dict[str, list[dict]], target: Path,
+                  tracker: TrackerResource) -> dict:
+    """Run every training stage of one variant on its `variant_examples`; the final checkpoint lands at ``target``.
+    Returns the facts recorded beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts)."""
     kw = dict(device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
     run_cfg = {"variant": jcfg.variant, **dataclasses.asdict(jcfg)}
-    if jcfg.kind == "reward_model":
-        examples = preference_examples(rows)
+    if "bt" in examples:
         with tracker.run(f"judge-bt-{jcfg.variant}", config=run_cfg, job_type="judge_reward_model"):
-            res = train_reward_model(base, examples, jcfg, target, **kw)
-        return {"stages": "bt", "n_train": len(examples), "train_loss": res.train_loss, "steps": res.steps,
+            res = train_reward_model(base, examples["bt"], jcfg, target, **kw)
+        return {"stages": "bt", "n_train": len(examples["bt"]), "train_loss": res.train_loss, "steps": res.steps,
                 "seconds": res.seconds}
-    rubric_fn = (rubric_source or build_rubric_source(cfg)).rubric if jcfg.rubric else None
     stages, start, steps, seconds, loss, n_train, extra = [], base, 0, 0.0, float("nan"), 0, {}
-    if jcfg.sft:
-        examples = sft_examples(rows, jcfg, rubric_fn)
-        out = target if jcfg.grpo.steps == 0 else target.with_name(target.name + ".sft")
+    if "sft" in examples:
+        out = target if "grpo" not in examples else target.with_name(target.name + ".sft")
         with tracker.run(f"judge-sft-{jcfg.variant}", config=run_cfg, job_type="judge_sft"):
-            res = train_judge_sft(base, examples, jcfg, out, **kw)
+            res = train_judge_sft(base, examples["sft"], jcfg, out, **kw)
         stages.append("sft")
-        start, steps, seconds, loss, n_train = out, steps + res.steps, seconds + res.seconds, res.train_loss, len(examples)
-    if jcfg.grpo.steps > 0:
-        examples = grpo_examples(rows, jcfg, rubric_fn)
+        start, steps, seconds, loss, n_train = out, steps + res.steps, seconds + res.seconds, res.train_loss, len(examples["sft"])
+    if "grpo" in examples:
         with tracker.run(f"judge-grpo-{jcfg.variant}", config=run_cfg, job_type="judge_grpo"):
-            res, reward = train_judge_grpo(start, examples, jcfg, target, **kw)
+            res, reward = train_judge_grpo(start, examples["grpo"], jcfg, target, **kw)
         stages.append("grpo")
         steps, seconds, loss = steps + res.steps, seconds + res.seconds, res.train_loss
-        n_train = n_train or len(examples)
+        n_train = n_train or len(examples["grpo"])
         rewards = [h["reward"] for h in res.log_history if "reward" in h]
         extra = {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
                  "grpo_reward_first": rewards[0] if rewards else None, "grpo_reward_last": rewards[-1] if rewards else None}
     return {"stages": "+".join(stages), "n_train": n_train, "train_loss": loss, "steps": steps, "seconds": seconds, **extra}
+
+
+def _report_frame(rows: list[dict]) -> pl.DataFrame:
+    """Report rows (long format) as a frame; value / low / high stay floats even when a column is all None."""
+    return pl.DataFrame(rows, schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
 
 
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
@@ -106,14 +116,15 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     rubric_source = build_rubric_source(cfg, study.store()) if jcfg.rubric else None
     if hasattr(rubric_source, "prefetch"):  # an LLM gold judge: every training prompt's rubric in one batch
         rubric_source.prefetch([r["prompt"] for r in rows])
-    fingerprint = _training_fingerprint(base, jcfg, rows, rubric_source.rubric if rubric_source else None)
+    examples = variant_examples(jcfg, rows, rubric_source.rubric if rubric_source else None)
+    fingerprint = _training_fingerprint(base, jcfg, examples)
     marker = target / INPUTS_FILE
     info = reuse_if_unchanged(marker, fingerprint)
     trained_now = info is None
     if not trained_now:
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
-        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, rows, target, tracker, rubric_source))
+        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, examples, target, tracker))
     df = pl.DataFrame([{
         "judge_variant": variant, "kind": jcfg.kind, "stages": info["stages"], "base_model": jcfg.base_model,
         "path": str(target), "checkpoint_hash": checkpoint_hash(target), "n_train": int(info["n_train"]),
@@ -173,8 +184,7 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
             ref = _evaluator(study, base, context.run.run_id)
             rows += [{"judge": name, **r} for r in ref.on_gold_set(test_rows)]
             computed += ref.computed
-    df = pl.DataFrame([{"judge_variant": variant, **r} for r in rows],
-                      schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
+    df = _report_frame([{"judge_variant": variant, **r} for r in rows])
     headline = df.filter(pl.col("judge") == variant)
     context.add_output_metadata({"report": md_table(headline.drop("judge_variant", "judge")),
                                  "untrained_base": md_table(df.filter(pl.col("judge") != variant).drop("judge_variant")),
@@ -193,8 +203,7 @@ def judge_comparison(context: AssetExecutionContext, study: StudyResource, judge
     test_rows = _test_rows(gold_labels)
     sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
     gold_rows = evaluate_judge(cfg, ev, test_rows, sets, gold_set=False)
-    gold_df = pl.DataFrame([{"judge_variant": "gold", "judge": gold.name, **r} for r in gold_rows],
-                           schema_overrides={"value": pl.Float64, "low": pl.Float64, "high": pl.Float64})
+    gold_df = _report_frame([{"judge_variant": "gold", "judge": gold.name, **r} for r in gold_rows])
     df = pl.concat([judge_report, gold_df], how="vertical_relaxed")
     main, canary = comparison_tables(df)
     plot = judge_comparison_plot(df, study.plot_dir() / "judge_comparison.png")
