@@ -39,8 +39,11 @@ def summary(data_dir: str | None = None) -> str:
     try:
         report = con.execute(f"SELECT * FROM {cfg.name}.judge_comparison").pl()
         over = con.execute(f"SELECT policy, judge_variant, step, round(proxy_mean, 2), round(gold_mean, 2), "
-                           f"round(gold_low, 2), round(gold_high, 2) FROM {cfg.name}.overoptimization "
+                           f"round(gold_low, 2), round(gold_high, 2), round(d, 3) FROM {cfg.name}.overoptimization "
                            f"ORDER BY policy, judge_variant, step").fetchall()
+        fits = con.execute(f"SELECT * FROM {cfg.name}.overoptimization_fits ORDER BY policy, judge_variant, form").pl()
+        patterns = con.execute(f"SELECT * FROM {cfg.name}.hacking_patterns ORDER BY policy, judge_variant, step").pl()
+        pages = con.execute(f"SELECT page FROM {cfg.name}.run_summaries ORDER BY page").fetchall()
     finally:
         con.close()
     main, canary = comparison_tables(report)
@@ -49,8 +52,29 @@ def summary(data_dir: str | None = None) -> str:
     lines.append("Canaries (win rate against the best real response; mean score for pointwise judges):")
     lines += _by_judge(canary)
     lines.append("Proxy (training judge) vs gold, mean score on policy-test prompts:")
-    lines += [f"  {p} x {j} step {s:4d}: proxy {pm}  gold {gm} [{lo}, {hi}]" for p, j, s, pm, gm, lo, hi in over]
+    lines += [f"  {p} x {j} step {s:4d}: proxy {pm}  gold {gm} [{lo}, {hi}]  d {d}" for p, j, s, pm, gm, lo, hi, d in over]
+    lines.append("Gao fits (gold gain vs d = sqrt(KL)) and landmarks:")
+    for r in fits.iter_rows(named=True):
+        fit = ("no fit: " + r["note"]) if r["alpha"] is None else (
+            f"alpha {r['alpha']:.3f} beta {r['beta']:.3f} R2 {r['r2']:.2f} d* {_num(r['d_peak'])}"
+            + (f" ({r['note']})" if r["note"] else ""))
+        lines.append(f"  {r['policy']} x {r['judge_variant']} {r['form']:9s}: {fit}")
+        if r["form"] == "rl":
+            lines.append(f"      gold peak at step {r['peak_step']} ({r['peak_gold']:.2f}), final gold {r['final_gold']:.2f}, "
+                         f"regret {r['regret']:.2f}, divergence step {r['divergence_step']}, "
+                         f"final drop significant: {r['gold_drop_significant']}")
+    last = patterns.group_by("policy", "judge_variant").agg(pl.all().sort_by("step").last())
+    lines.append("Hacking patterns in the last checkpoint's answers (share):")
+    for r in last.sort("policy", "judge_variant").iter_rows(named=True):
+        hits = {k: v for k, v in r.items() if isinstance(v, float) and k != "gap" and v > 0}
+        lines.append(f"  {r['policy']} x {r['judge_variant']} step {r['step']}: "
+                     + (", ".join(f"{k} {v:.2f}" for k, v in hits.items()) or "none"))
+    lines.append("One page per run: " + ", ".join(p for (p,) in pages))
     return "\n".join(lines)
+
+
+def _num(v) -> str:
+    return "none" if v is None else f"{v:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

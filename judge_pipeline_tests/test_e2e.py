@@ -59,6 +59,7 @@ def test_every_stage_materialised(study):
     assert "gold:rules-v2" in set(comparison["judge"])
     text = summary(data_dir)
     assert "llmbar_natural:accuracy" in text and "paper_adversarial win_rate" in text
+    assert "Gao fits" in text and "Hacking patterns" in text and ".md" in text
 
 
 def test_judge_training_changed_the_judge(study):
