@@ -195,7 +195,7 @@ class EvalConfig:
 class StudyConfig:
     """A whole study: data, gold judge, judge variants, policies, evaluation."""
 
-    name: str  #: "miniature" | "miniature_full" | "tiny" | "paper"
+    name: str  #: "miniature" | "miniature_full" | "miniature_kl" | "tiny" | "paper"
     models: dict[str, ModelSpec]  #: every base model by name
     data: DataConfig = field(default_factory=DataConfig)
     gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) | "http" (OpenAI-compatible
@@ -302,6 +302,14 @@ def miniature_full() -> StudyConfig:
                                policy_judges=("nonreasoning", "reasoning"), eval=EvalConfig(human_pairs_per_set=24))
 
 
+def miniature_kl() -> StudyConfig:
+    """The KL-penalty ablation of the miniature: the same study with a KL penalty in policy GRPO (the paper
+    finds a KL penalty does not prevent the hacking of non-reasoning judges). Its outputs live apart
+    (schema and checkpoint folders are named after the config), so both can be compared side by side."""
+    base = miniature()
+    return dataclasses.replace(base, name="miniature_kl", policy=dataclasses.replace(base.policy, kl_beta=0.1))
+
+
 def tiny() -> StudyConfig:
     """The smallest setting of the miniature, same models: the end-to-end test runs this."""
     base = miniature()
@@ -376,7 +384,8 @@ def paper() -> StudyConfig:
     )
 
 
-CONFIGS = {"miniature": miniature, "miniature_full": miniature_full, "tiny": tiny, "paper": paper}
+CONFIGS = {"miniature": miniature, "miniature_full": miniature_full, "miniature_kl": miniature_kl, "tiny": tiny,
+           "paper": paper}
 
 
 def load_config(name: str | None = None) -> StudyConfig:

@@ -81,3 +81,11 @@ def test_reward_names_kinds_and_validation():
         _ = bad.policy_judge_variants
     with pytest.raises(ValueError, match="aggregate"):
         EnsembleConfig("e", ("a", "b"), "median")
+
+
+def test_kl_ablation_is_a_configuration():
+    from judge_pipeline.config import load_config
+
+    ablation, base = load_config("miniature_kl"), load_config("miniature")
+    assert ablation.policy.kl_beta > 0 == base.policy.kl_beta
+    assert dataclasses.replace(ablation.policy, kl_beta=0.0) == base.policy and ablation.name != base.name
