@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.config import JudgeGRPOConfig, JudgeTrainConfig, ModelSpec, miniature, tiny
+from judge_pipeline.config import JudgeGRPOConfig, JudgeTrainConfig, ModelSpec
+from judge_pipeline.studies import miniature, tiny
 from judge_pipeline.judging.builders import build_gold_judge, build_training_judge
 from judge_pipeline.judging.canaries import canary_cases
 from judge_pipeline.judging.report import JudgeEvaluator, comparison_tables

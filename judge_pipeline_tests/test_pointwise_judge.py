@@ -91,7 +91,8 @@ def test_an_overlong_response_is_cut_not_the_instructions(tiny_path):
 def test_a_reasoning_judge_samples_its_trace_only_as_a_policy_reward(tiny_path):
     import dataclasses
 
-    from judge_pipeline.config import JudgeTrainConfig, PolicyTrainConfig, miniature
+    from judge_pipeline.config import JudgeTrainConfig, PolicyTrainConfig
+    from judge_pipeline.studies import miniature
     from judge_pipeline.judging.builders import build_training_judge
 
     cfg = dataclasses.replace(miniature(), judges=(JudgeTrainConfig(variant="r", reasoning=True, max_new_tokens=6),),

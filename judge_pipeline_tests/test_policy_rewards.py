@@ -5,7 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from judge_pipeline.config import EnsembleConfig, JudgeTrainConfig, miniature
+from judge_pipeline.config import EnsembleConfig, JudgeTrainConfig
+from judge_pipeline.studies import miniature
 from judge_pipeline.store import JudgmentStore
 from judge_pipeline.training.policy_rewards import EnsembleReward, JudgeReward, PairwiseWinRateReward, aggregate
 from judge_pipeline_tests.fakes import CountingJudge, LongerWinsJudge

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from judge_pipeline.config import JudgeGRPOConfig, JudgeTrainConfig, paper_judges
+from judge_pipeline.config import JudgeGRPOConfig, JudgeTrainConfig
+from judge_pipeline.studies import paper_judges
 from judge_pipeline.training.common import batch_split
 
 

@@ -1,0 +1,144 @@
+"""The named studies (`JUDGE_PIPELINE_CONFIG`), built from the dataclasses of `config.py`.
+
+- ``miniature``: the CPU default (`make demo`), two judges (non-reasoning, reasoning), minutes per stage;
+- ``miniature_full``: every judge variant of the study (`make demo-full`);
+- ``miniature_kl``: the KL-penalty ablation of the miniature;
+- ``tiny``: the smallest setting of the miniature, used by the end-to-end test;
+- ``paper``: ../shared/STUDY.md on a GPU cluster (hub models, an LLM gold judge over HTTP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from judge_pipeline.config import (
+    SMOLLM2, DataConfig, EvalConfig, JudgeGRPOConfig, JudgeTrainConfig, ModelSpec, PolicyTrainConfig, StudyConfig,
+)
+
+
+def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
+    """The miniature's judge variants: non-reasoning and reasoning pointwise by default; ``full`` adds the
+    rubric, RL-only, pairwise (non-reasoning and reasoning) judges and the Bradley-Terry reward model.
+
+    Reasoning judges learn the *condensed* gold trace (one line, about 40-60 SmolLM2 tokens with the score
+    line, instead of ~130): on a CPU every trace token is paid at training and at every verdict. Verdict
+    length caps leave room above the longest condensed target (a trace cut before its verdict is invalid).
+    """
+    grpo = JudgeGRPOConfig(steps=4, learning_rate=1e-5, num_generations=4, items_per_step=2, max_completion_length=96)
+    judges = [
+        JudgeTrainConfig(variant="nonreasoning"),
+        JudgeTrainConfig(variant="reasoning", reasoning=True, trace="condensed", template="pointwise_reasoning_compact_v1",
+                         grpo=grpo, max_new_tokens=96, max_length=448),
+    ]
+    if full:
+        judges += [
+            JudgeTrainConfig(variant="rubric", rubric=True, template="pointwise_rubric_compact_v1", max_length=448),
+            JudgeTrainConfig(variant="rl_only", reasoning=True, trace="condensed", sft=False,
+                             template="pointwise_reasoning_compact_v1", grpo=grpo, max_new_tokens=96),
+            JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_compact_v1", max_length=512),
+            JudgeTrainConfig(variant="pairwise_reasoning", kind="pairwise", reasoning=True, trace="condensed",
+                             template="pairwise_reasoning_compact_v1", grpo=dataclasses.replace(grpo, max_completion_length=160),
+                             max_new_tokens=160, max_length=640),
+            JudgeTrainConfig(variant="bt_reward_model", kind="reward_model", template="chat", max_length=256),
+        ]
+    return tuple(judges)
+
+
+def miniature() -> StudyConfig:
+    """The CPU default: finishes in minutes on 2 cores (`make demo`)."""
+    # 8 pairs per human-labelled set: a reasoning judge's verdict on an LLMBar pair costs ~3.5 s on 2 cores
+    return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2}, judges=miniature_judges(full=False),
+                       eval=EvalConfig(human_pairs_per_set=8))
+
+
+def miniature_full() -> StudyConfig:
+    """The miniature with every judge variant of the study (`make demo-full`); policies still train against the
+    two pointwise judges of the default miniature."""
+    return dataclasses.replace(miniature(), name="miniature_full", judges=miniature_judges(full=True),
+                               policy_judges=("nonreasoning", "reasoning"), eval=EvalConfig(human_pairs_per_set=24))
+
+
+def miniature_kl() -> StudyConfig:
+    """The KL-penalty ablation of the miniature: the same study with a KL penalty in policy GRPO (the paper
+    finds a KL penalty does not prevent the hacking of non-reasoning judges). Its outputs live apart
+    (schema and checkpoint folders are named after the config), so both can be compared side by side."""
+    base = miniature()
+    return dataclasses.replace(base, name="miniature_kl", policy=dataclasses.replace(base.policy, kl_beta=0.1))
+
+
+def tiny() -> StudyConfig:
+    """The smallest setting of the miniature, same models: the end-to-end test runs this."""
+    base = miniature()
+    return dataclasses.replace(
+        base,
+        name="tiny",
+        data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
+        # one judge: every other variant's training and report is tested on a tiny random model
+        # (judge_pipeline_tests/test_judge_variants.py); a reasoning judge here would triple the e2e time
+        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
+        policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2),
+        eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1, kl_samples=1,
+                        bon_pool_size=4),
+    )
+
+
+def paper_judges(base: str = "qwen3-8b") -> tuple[JudgeTrainConfig, ...]:
+    """Every judge variant at the paper's hyper-parameters (STUDY stage 2): SFT lr 1e-5 at batch 128,
+    GRPO lr 1e-6 with 8 rollouts, clip 0.2/0.3, no KL; the full gold trace for reasoning judges."""
+    sft = dict(base_model=base, learning_rate=1e-5, epochs=2.0, batch_size=128, micro_batch_size=2, max_length=8192,
+               context_length=8192, train_top_layers=None)
+    grpo = JudgeGRPOConfig(steps=300, learning_rate=1e-6, num_generations=8, items_per_step=64, max_completion_length=4096,
+                           micro_batch_size=8)
+    return (
+        JudgeTrainConfig(variant="nonreasoning", template="pointwise_v1", **sft),
+        JudgeTrainConfig(variant="reasoning", reasoning=True, template="pointwise_reasoning_compact_v1", grpo=grpo,
+                         max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="rubric", rubric=True, template="pointwise_rubric_compact_v1", **sft),
+        JudgeTrainConfig(variant="rl_only", reasoning=True, sft=False, template="pointwise_reasoning_compact_v1", grpo=grpo,
+                         max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="pairwise", kind="pairwise", template="pairwise_v1", **sft),
+        JudgeTrainConfig(variant="pairwise_reasoning", kind="pairwise", reasoning=True, template="pairwise_reasoning_compact_v1",
+                         grpo=grpo, max_new_tokens=4096, **sft),
+        JudgeTrainConfig(variant="bt_reward_model", kind="reward_model", template="chat", **sft),
+    )
+
+
+def paper() -> StudyConfig:
+    """The published recipe on a GPU cluster (STUDY.md); needs the hub and GPUs."""
+    qwen = {
+        n: ModelSpec(name=n, source="hf", hf_id=h)
+        for n, h in {
+            "qwen3-1.7b": "Qwen/Qwen3-1.7B",
+            "qwen3-4b": "Qwen/Qwen3-4B",
+            "qwen3-8b": "Qwen/Qwen3-8B",
+            "qwen3-14b": "Qwen/Qwen3-14B",
+            "llama3.1-8b-instruct": "meta-llama/Llama-3.1-8B-Instruct",
+        }.items()
+    }
+    return StudyConfig(
+        name="paper",
+        models=qwen,
+        data=DataConfig(
+            prompt_source="tulu3",
+            n_pair_prompts=100_000,
+            n_rl_prompts=117_000,
+            n_policy_test_prompts=1_000,
+            split_fractions=(0.98, 0.01, 0.01),
+            max_prompt_chars=None,
+            response_max_new_tokens=2048,
+        ),
+        gold_judge="http",  # gpt-oss-120b behind `vllm serve` (HTTPJudgeConfig defaults)
+        judges=paper_judges(),
+        policy_judges=("nonreasoning", "reasoning"),
+        policy=PolicyTrainConfig(
+            policy_model="llama3.1-8b-instruct", max_steps=1200, save_every=100, learning_rate=1e-6,
+            num_generations=8, prompts_per_step=64, temperature=0.7, max_completion_length=2048, train_top_layers=None,
+            micro_batch_size=8, judge_temperature=0.7, judge_top_k=20, judge_top_p=0.95,
+        ),
+        eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None, kl_samples=4, bon_pool_size=64),
+        device="cuda",
+    )
+
+
+CONFIGS = {"miniature": miniature, "miniature_full": miniature_full, "miniature_kl": miniature_kl, "tiny": tiny,
+           "paper": paper}
