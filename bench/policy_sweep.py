@@ -40,7 +40,9 @@ def main() -> None:
     ap.add_argument("--top-layers", default="8", help="train only the top N layers, or 'all'")
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--generations", type=int, default=4)
-    ap.add_argument("--max-completion", type=int, default=24)
+    ap.add_argument("--max-completion", type=int, default=None, help="rollout length (default: the config's)")
+    ap.add_argument("--eval-tokens", type=int, default=None, help="answer length at evaluation (default: the config's)")
+    ap.add_argument("--temperature", type=float, default=None, help="rollout temperature (default: the config's)")
     args = ap.parse_args()
 
     cfg = load_config()
@@ -55,23 +57,32 @@ def main() -> None:
     pcfg = dataclasses.replace(
         cfg.policy, learning_rate=args.lr, max_steps=args.steps, save_every=args.every,
         train_top_layers=None if args.top_layers == "all" else int(args.top_layers),
-        prompts_per_step=args.prompts_per_step, num_generations=args.generations, max_completion_length=args.max_completion)
+        prompts_per_step=args.prompts_per_step, num_generations=args.generations,
+        max_completion_length=args.max_completion or cfg.policy.max_completion_length,
+        temperature=cfg.policy.temperature if args.temperature is None else args.temperature)
+    eval_tokens = args.eval_tokens or cfg.eval.max_new_tokens
     reward = build_policy_reward(cfg, args.judge, judges, store, run_id="policy_sweep")
     t0 = time.perf_counter()
     res = train_policy_grpo(materialize_base_model(cfg.models[pcfg.policy_model]), rl, [reward], pcfg,
                             Path(args.out) / f"{args.judge}-lr{args.lr:g}")
     train_s = time.perf_counter() - t0
     gold = build_gold_judge(cfg)
-    print(f"\n{args.judge}, lr {args.lr:g}, {args.steps} steps: {train_s / args.steps:.1f} s per GRPO step, "
+    print(f"\n{args.judge}, lr {args.lr:g}, {args.steps} steps, {pcfg.prompts_per_step}x{pcfg.num_generations} rollouts of "
+          f"{pcfg.max_completion_length} tokens: {train_s / args.steps:.1f} s per GRPO step, "
           f"{reward.invalid} invalid verdicts")
-    print("| step | proxy (mean) | gold (mean) | answer words | first answer |\n|---|---|---|---|---|")
+    rewards = [h["reward"] for h in res.log_history if "reward" in h]
+    window = max(1, len(rewards) // 4)
+    print("training reward, mean per quarter of the run:",
+          " -> ".join(f"{np.mean(rewards[i:i + window]):.2f}" for i in range(0, len(rewards), window)))
+    print("| step | proxy (mean) | gold (mean) | answer words | finished | first answer |\n|---|---|---|---|---|---|")
     for step, path in res.checkpoints:
-        gens, _ = generate_through_store(str(path), test, store, cfg.eval.max_new_tokens, progress=False)
+        gens, _ = generate_through_store(str(path), test, store, eval_tokens, progress=False)
         answers = [g["completion"] for g in gens]
         proxy = [v for v in reward.score_answers(test, answers, progress=False).values if v is not None]
         verdicts, _, _ = judge_through_store(gold, list(zip(test, answers)), store, progress=False)
         print(f"| {step} | {np.mean(proxy) if proxy else float('nan'):.3f} | {np.mean([v.score for v in verdicts]):.3f} | "
-              f"{np.mean([len(a.split()) for a in answers]):.1f} | {answers[0][:70]!r} |")
+              f"{np.mean([len(a.split()) for a in answers]):.1f} | {np.mean([g['finished'] for g in gens]):.2f} | "
+              f"{answers[0][:70]!r} |")
 
 
 if __name__ == "__main__":

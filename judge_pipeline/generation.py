@@ -23,6 +23,19 @@ class GenerationStats:
     reused: int = 0
 
 
+class LazyBackend:
+    """A TransformersBackend loaded at its first `generate`: a loop of store-backed calls on one model (a
+    best-of-n pool, sample by sample) loads it at most once, and not at all when the store has every answer."""
+
+    def __init__(self, checkpoint: str, device: str = "cpu"):
+        self.checkpoint, self.device, self._backend = checkpoint, device, None
+
+    def generate(self, *args, **kwargs):
+        if self._backend is None:
+            self._backend = TransformersBackend(self.checkpoint, device=self.device)
+        return self._backend.generate(*args, **kwargs)
+
+
 def generate_through_store(
     checkpoint: str,
     prompts: Sequence[str],
@@ -33,7 +46,7 @@ def generate_through_store(
     run_id: str | None = None,
     batch_size: int = 8,
     device: str = "cpu",
-    backend: TransformersBackend | None = None,
+    backend: TransformersBackend | LazyBackend | None = None,
     progress: bool = True,
 ) -> tuple[list[dict], GenerationStats]:
     """One completion per prompt (user message), from the store where present. Returns generation rows."""

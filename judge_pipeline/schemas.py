@@ -89,7 +89,7 @@ class CheckpointScores(pa.DataFrameModel):
     prompt_id: str
     response: str
     finished: bool
-    proxy_scale: str = pa.Field(isin=["score_0_9", "win_rate_vs_initial", "reward_model_scalar"])
+    proxy_scale: str = pa.Field(isin=["score_0_9", "win_rate_vs_initial", "reward_model_scalar", "ensemble_mixed"])
     proxy_score: float = pa.Field(nullable=True)  #: the training reward's score of the answer (scale: proxy_scale)
     proxy_invalid: bool
     gold_score: float = pa.Field(ge=0, le=9)

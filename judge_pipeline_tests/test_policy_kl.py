@@ -62,3 +62,21 @@ def test_kl_through_store_is_zero_for_the_initial_policy_and_computed_once(model
     assert again == pytest.approx(kls) and stats.computed == 0 and stats.generations_computed == 0
     rows = store.query("SELECT count(*) AS n, min(tokens) AS t FROM kl_estimates")
     assert rows["n"][0] == 4 and rows["t"][0] >= 1
+
+
+def test_a_lazy_backend_loads_the_model_once_and_only_for_missing_answers(models, tmp_path, monkeypatch):
+    import judge_pipeline.generation as generation
+
+    base, _ = models
+    loads = []
+    real = generation.TransformersBackend
+    monkeypatch.setattr(generation, "TransformersBackend", lambda *a, **kw: loads.append(a) or real(*a, **kw))
+    store, backend = JudgmentStore(tmp_path / "store.duckdb"), generation.LazyBackend(str(base))
+    for sample in range(3):  # a best-of-n pool, sample by sample
+        generation.generate_through_store(str(base), PROMPTS, store, 4, temperature=1.0, sample_index=sample,
+                                          backend=backend, progress=False)
+    assert len(loads) == 1
+    again = generation.LazyBackend(str(base))
+    _, stats = generation.generate_through_store(str(base), PROMPTS, store, 4, temperature=1.0, sample_index=2,
+                                                 backend=again, progress=False)
+    assert stats.computed == 0 and len(loads) == 1  # everything in the store: the model is never loaded

@@ -8,7 +8,9 @@ import pytest
 from judge_pipeline.config import EnsembleConfig, JudgeTrainConfig
 from judge_pipeline.studies import miniature
 from judge_pipeline.store import JudgmentStore
-from judge_pipeline.training.policy_rewards import EnsembleReward, JudgeReward, PairwiseWinRateReward, aggregate
+from judge_pipeline.training.policy_rewards import (
+    MIXED_SCALE, EnsembleReward, JudgeReward, PairwiseWinRateReward, aggregate, proxy_scale,
+)
 from judge_pipeline_tests.fakes import CountingJudge, LongerWinsJudge
 
 
@@ -75,6 +77,11 @@ def test_reward_names_kinds_and_validation():
     assert cfg.policy_judge_variants == ["nonreasoning", "pairwise", "ens"]
     assert [cfg.reward_kind(n) for n in cfg.policy_judge_variants] == ["pointwise", "pairwise", "ensemble"]
     assert cfg.reward_judges("ens") == ["nonreasoning", "other"]
+    assert [proxy_scale(cfg, n) for n in cfg.policy_judge_variants] == ["score_0_9", "win_rate_vs_initial", "score_0_9"]
+    mixed = dataclasses.replace(
+        cfg, judges=cfg.judges + (JudgeTrainConfig(variant="bt", kind="reward_model", template="chat"),),
+        ensembles=(EnsembleConfig("ens", ("nonreasoning", "bt")),))
+    assert proxy_scale(mixed, "ens") == MIXED_SCALE and proxy_scale(mixed, "bt") == "reward_model_scalar"
     with pytest.raises(ValueError, match="neither judge variants nor ensembles"):
         _ = dataclasses.replace(cfg, policy_judges=("nope",)).policy_judge_variants
     bad = dataclasses.replace(cfg, ensembles=(EnsembleConfig("ens", ("nonreasoning", "pairwise")),))

@@ -14,13 +14,13 @@ from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.generation import generate_through_store
+from judge_pipeline.generation import LazyBackend, generate_through_store
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.metrics.best_of_n import default_ns
 from judge_pipeline.metrics.curves import best_of_n_table
 from judge_pipeline.policy_kl import kl_through_store
 from judge_pipeline.resources import StudyResource
-from judge_pipeline.training.policy_rewards import PROXY_SCALES, build_policy_reward
+from judge_pipeline.training.policy_rewards import build_policy_reward, proxy_scale
 
 
 def _scorers(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame):
@@ -70,7 +70,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
         calls["kl_estimates"] += ks.computed
         frames.append(pl.DataFrame({
             "policy": policy, "judge_variant": variant, "step": step, "prompt_id": ids, "response": answers,
-            "finished": [g["finished"] for g in gens], "proxy_scale": PROXY_SCALES[cfg.reward_kind(variant)],
+            "finished": [g["finished"] for g in gens], "proxy_scale": proxy_scale(cfg, variant),
             "proxy_score": scored.values, "proxy_invalid": [v is None for v in scored.values],
             "gold_score": [float(v.score) for v in gv], "kl": kls,
         }, schema_overrides={"proxy_score": pl.Float64, "step": pl.Int64, "kl": pl.Float64}))
@@ -92,11 +92,12 @@ def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkp
     """
     cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint, policy_test_prompts)
     initial = str(materialize_base_model(cfg.models[policy]))
-    baselines, computed = _answers(initial, prompts, cfg, store, run_id)
+    backend = LazyBackend(initial, cfg.device)  # loaded once, and only if a pool sample is missing from the store
+    baselines, computed = _answers(initial, prompts, cfg, store, run_id, backend=backend)
     calls, frames = {"generations": computed, "proxy_verdicts": 0, "gold_verdicts": 0}, []
     for s in range(cfg.eval.bon_pool_size):
         gens, computed = _answers(initial, prompts, cfg, store, run_id, temperature=cfg.policy.temperature, sample_index=s,
-                                  progress=False)
+                                  backend=backend, progress=False)
         answers = [g["completion"] for g in gens]
         scored = proxy.score_answers(prompts, answers, baselines=[g["completion"] for g in baselines], progress=False)
         gv, _, gs = judge_through_store(gold, list(zip(prompts, answers)), store, run_id, progress=False)

@@ -26,9 +26,16 @@ from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.verdict import Judge
 from judge_pipeline.store import JudgmentStore
 
-#: what the proxy score of each reward kind measures (a column of checkpoint_scores)
-PROXY_SCALES = {"pointwise": "score_0_9", "reward_model": "reward_model_scalar", "pairwise": "win_rate_vs_initial",
-                "ensemble": "score_0_9"}
+#: what the proxy score of each judge kind measures (a column of checkpoint_scores)
+PROXY_SCALES = {"pointwise": "score_0_9", "reward_model": "reward_model_scalar", "pairwise": "win_rate_vs_initial"}
+MIXED_SCALE = "ensemble_mixed"  #: an ensemble whose members score on different scales (0-9 and a reward-model scalar)
+
+
+def proxy_scale(cfg: StudyConfig, name: str) -> str:
+    """The scale of reward ``name``'s proxy score: its judge kind's, or for an ensemble its members' common scale
+    (``MIXED_SCALE`` when they differ: the aggregate of a 0-9 score and an unbounded scalar is on neither)."""
+    scales = {PROXY_SCALES[cfg.judge(v).kind] for v in cfg.reward_judges(name)}
+    return scales.pop() if len(scales) == 1 else MIXED_SCALE
 
 
 def message_text(x) -> str:
