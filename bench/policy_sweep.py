@@ -26,13 +26,14 @@ from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.store import JudgmentStore
 from judge_pipeline.training.policy_grpo import train_policy_grpo
-from judge_pipeline.training.policy_rewards import build_policy_reward
+from judge_pipeline.training.policy_rewards import JudgeReward, build_policy_reward
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DATA_DIR), help="data folder of a materialised study")
-    ap.add_argument("--judge", default="nonreasoning", help="reward: a judge variant or ensemble of the config")
+    ap.add_argument("--judge", default="nonreasoning", help="reward: a judge variant or ensemble of the config, or "
+                    "'gold' (the control: GRPO against the gold judge itself shows whether the loop can move gold at all)")
     ap.add_argument("--out", default="/tmp/policy_sweep", help="where the run's checkpoints go")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=32)
@@ -61,12 +62,13 @@ def main() -> None:
         max_completion_length=args.max_completion or cfg.policy.max_completion_length,
         temperature=cfg.policy.temperature if args.temperature is None else args.temperature)
     eval_tokens = args.eval_tokens or cfg.eval.max_new_tokens
-    reward = build_policy_reward(cfg, args.judge, judges, store, run_id="policy_sweep")
+    gold = build_gold_judge(cfg)
+    reward = (JudgeReward(gold, store, run_id="policy_sweep") if args.judge == "gold"
+              else build_policy_reward(cfg, args.judge, judges, store, run_id="policy_sweep"))
     t0 = time.perf_counter()
     res = train_policy_grpo(materialize_base_model(cfg.models[pcfg.policy_model]), rl, [reward], pcfg,
                             Path(args.out) / f"{args.judge}-lr{args.lr:g}")
     train_s = time.perf_counter() - t0
-    gold = build_gold_judge(cfg)
     print(f"\n{args.judge}, lr {args.lr:g}, {args.steps} steps, {pcfg.prompts_per_step}x{pcfg.num_generations} rollouts of "
           f"{pcfg.max_completion_length} tokens: {train_s / args.steps:.1f} s per GRPO step, "
           f"{reward.invalid} invalid verdicts")

@@ -30,6 +30,8 @@ def test_gao_fit_without_a_peak_and_bad_input():
     d = np.array([0.5, 1.0, 2.0, 3.0])
     fit = fit_gao("best_of_n", d, 0.7 * d + 0.05 * d * d)  # still accelerating: beta < 0, no peak
     assert fit.beta < 0 and fit.d_peak is None and fit.gain_at_peak is None
+    falling = fit_gao("best_of_n", d, -0.3 * d - 0.1 * d * d)  # falls from the start: the peak is d = 0, not d < 0
+    assert falling.alpha < 0 < falling.beta and falling.d_peak == 0.0 and falling.gain_at_peak == 0.0
     with pytest.raises(ValueError, match="at least two points"):
         fit_gao("rl", [0.0, 1.0], [0.0, 0.4])
     with pytest.raises(ValueError, match="unknown Gao form"):

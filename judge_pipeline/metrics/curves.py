@@ -107,7 +107,8 @@ def _fit_row(policy: str, judge: str, form: str, d: list[float], gold: list[floa
         return row
     row.update(alpha=fit.alpha, beta=fit.beta, r2=fit.r2, d_peak=fit.d_peak,
                gold_at_peak=None if fit.gain_at_peak is None else base + fit.gain_at_peak,
-               note="" if fit.d_peak is not None else "no peak: gold still rising in the fitted range")
+               note="no peak: gold still rising in the fitted range" if fit.d_peak is None
+               else "peak at d = 0: gold falls from the start" if fit.d_peak == 0 else "")
     return row
 
 

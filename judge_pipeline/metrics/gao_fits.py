@@ -26,7 +26,7 @@ class GaoFit:
     beta: float
     r2: float  #: coefficient of determination of the fit on the points it was fitted on
     n_points: int
-    d_peak: float | None  #: d at which the fitted gold gain peaks (None: no peak, beta <= 0)
+    d_peak: float | None  #: d >= 0 at which the fitted gold gain peaks (None: no peak, beta <= 0; 0: falls from the start)
     gain_at_peak: float | None  #: fitted gold gain at d_peak
 
     def predict(self, d) -> np.ndarray:
@@ -71,8 +71,8 @@ def fit_gao(form: str, d, gain) -> GaoFit:
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
     d_peak = gain_peak = None
     if beta > 0:
-        if form == "best_of_n":
-            d_peak, gain_peak = alpha / (2 * beta), alpha * alpha / (4 * beta)
+        if form == "best_of_n":  # alpha <= 0: the parabola's top is at d <= 0, so over d >= 0 gold only falls
+            d_peak, gain_peak = (alpha / (2 * beta), alpha * alpha / (4 * beta)) if alpha > 0 else (0.0, 0.0)
         else:
             expo = alpha / beta - 1
             if expo < 700:  # beyond that the peak is astronomically far: no peak in any real range
