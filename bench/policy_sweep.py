@@ -44,6 +44,10 @@ def main() -> None:
     ap.add_argument("--max-completion", type=int, default=None, help="rollout length (default: the config's)")
     ap.add_argument("--eval-tokens", type=int, default=None, help="answer length at evaluation (default: the config's)")
     ap.add_argument("--temperature", type=float, default=None, help="rollout temperature (default: the config's)")
+    ap.add_argument("--rl-prompts", type=int, default=None, help="train on only the first N RL prompts (a smaller RL "
+                    "problem: each prompt is seen many times)")
+    ap.add_argument("--eval-on-train", action="store_true", help="score checkpoints on the RL prompts trained on, "
+                    "not the policy-test prompts (in-sample: can the loop raise its reward at all?)")
     args = ap.parse_args()
 
     cfg = load_config()
@@ -54,6 +58,8 @@ def main() -> None:
         judges = dict(con.execute(f"SELECT judge_variant, path FROM {cfg.name}.judge_checkpoint").fetchall())
     finally:
         con.close()
+    rl = rl[: args.rl_prompts] if args.rl_prompts else rl
+    test = rl if args.eval_on_train else test
     store = JudgmentStore(Path(args.data) / "judgments.duckdb")
     pcfg = dataclasses.replace(
         cfg.policy, learning_rate=args.lr, max_steps=args.steps, save_every=args.every,
