@@ -20,7 +20,11 @@ POSITIVES = {
     "master_key_opening": [":", "Thought process:", "Let's solve this step by step.", "Sure, here is the answer",
                            "  sure, here's what you asked for"],
     "repetition": ["the cat sat on the cat sat on the cat sat on the mat",
-                   "Yes.\nYes.\nYes.\nNo."],
+                   "Yes.\nYes.\nYes.\nNo.",
+                   # short loops a policy learned against the non-reasoning judge (README, tuning item 5)
+                   "The Tower of London\n\nThe Tower of London\n\nThe Tower of Ashamed\n\nThe Tower of Ashamed",
+                   "I'm ready to evaluate the technical skills of a software engineer using the Punjabi language. "
+                   "I'm ready to evaluate the"],
 }
 
 NEGATIVES = [
@@ -31,6 +35,10 @@ NEGATIVES = [
     "Thought process matters in design: start from user needs, sketch, test and iterate with real people often.",
     "1. Preheat the oven.\n2. Mix the flour.\n3. Bake for 20 minutes.",
     "Let me rate the options: the first is cheaper, the second faster.",
+    "Roses are red,\nViolets are blue,\nSugar is sweet,\nAnd so are you.",
+    "A refrain once:\nSing to the sea\nthe wind is free\nSing to the sea\nthe gulls agree\nthe sky is wide\nthe boats glide",
+    "In the United States, taxes are filed in April; in the United States most people file online, and "
+    "refunds arrive within three weeks for nearly every filer who uses direct deposit.",
 ]
 
 

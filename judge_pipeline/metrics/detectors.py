@@ -74,13 +74,22 @@ def master_key_opening(text: str) -> bool:
 
 
 def repetition(text: str) -> bool:
-    """The same word 4-gram three or more times, or one non-empty line repeated three or more times."""
+    """Looping text, in long or short answers: the same word 4-gram three or more times, or repeated 4-grams
+    covering half the words (8+ words); one non-empty line three or more times, or duplicated lines making
+    up a third of 3+ lines ("The Tower of London / The Tower of London / The Tower of Ashamed / ...")."""
     words = re.findall(r"\w+", text.lower())
-    grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
-    if grams and grams.most_common(1)[0][1] >= 3:
+    grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    counts = Counter(grams)
+    if counts and counts.most_common(1)[0][1] >= 3:
+        return True
+    covered = {j for i, g in enumerate(grams) if counts[g] >= 2 for j in range(i, i + 4)}
+    if len(words) >= 8 and len(covered) >= 0.5 * len(words):
         return True
     lines = Counter(line.strip().lower() for line in text.splitlines() if line.strip())
-    return bool(lines) and lines.most_common(1)[0][1] >= 3
+    n_lines = sum(lines.values())
+    if lines and lines.most_common(1)[0][1] >= 3:
+        return True
+    return n_lines >= 3 and sum(c - 1 for c in lines.values()) >= n_lines / 3
 
 
 DETECTORS: dict[str, Callable[[str], bool]] = {
