@@ -38,11 +38,13 @@ def gold_has_spread(gold_labels: pl.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(passed=distinct > 1, severity=AssetCheckSeverity.WARN, metadata={"distinct_scores": distinct})
 
 
-@asset_check(asset="checkpoint_scores", additional_ins={"policy_test_prompts": AssetIn("policy_test_prompts")},
-             description="every checkpoint answered every test prompt (no silent drops)")
-def scores_complete(checkpoint_scores: pl.DataFrame, policy_test_prompts: pl.DataFrame) -> AssetCheckResult:
-    per = checkpoint_scores.group_by("policy", "judge_variant", "step").len()
-    n = len(policy_test_prompts)
+@asset_check(asset="checkpoint_scores", additional_ins={"policy_test_prompts": AssetIn("policy_test_prompts"),
+                                                         "rl_prompts": AssetIn("rl_prompts")},
+             description="every checkpoint answered every evaluation prompt (no silent drops)")
+def scores_complete(study: StudyResource, checkpoint_scores: pl.DataFrame, policy_test_prompts: pl.DataFrame,
+                    rl_prompts: pl.DataFrame) -> AssetCheckResult:
+    per = checkpoint_scores.group_by("policy", "judge_variant", "seed", "step").len()
+    n = len(rl_prompts if study.cfg.eval.score_on == "rl" else policy_test_prompts)
     bad = per.filter(pl.col("len") != n)
     return AssetCheckResult(passed=len(bad) == 0, metadata={"checkpoints": len(per), "incomplete": len(bad)})
 

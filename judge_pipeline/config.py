@@ -2,8 +2,8 @@
 
 The named studies are in `studies.py`: `miniature` is the CPU default (minutes, small models shipped in
 PyPI packages), `paper` restates ../shared/STUDY.md for a GPU cluster. Pick one with the environment
-variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_full`` | ``miniature_kl`` | ``paper`` |
-``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
+variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_seeds`` | ``miniature_heldout`` |
+``miniature_full`` | ``miniature_kl`` | ``paper`` | ``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
 every judge's report.
 
 Every field is documented where it is declared. Switching size is configuration, not code:
@@ -150,7 +150,13 @@ class PolicyTrainConfig:
     #: 0 = greedy, as in the judge report). Each verdict is sampled once and kept in the store
     judge_top_k: int = 0  #: paper: 20 (0 = off)
     judge_top_p: float = 1.0  #: paper: 0.95
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)  #: one GRPO run per seed (rollout sampling, data order); the analysis bootstraps
+    #: over seeds and prompts together when there are several
+    seed: int = 0  #: the seed of the run being trained (set from ``seeds`` per run; what the trainer reads)
+
+    def __post_init__(self) -> None:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"policy seeds must be distinct and non-empty, got {self.seeds}")
 
 
 ENSEMBLE_AGGREGATES = ("mean", "worst_case", "mean_minus_var")
@@ -172,6 +178,9 @@ class EnsembleConfig:
             raise ValueError(f"ensemble {self.name!r}: needs at least two member judges, got {self.members}")
 
 
+SCORE_ON = ("policy_test", "rl")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Checkpoint evaluation (STUDY stage 4, in-setting part)."""
@@ -188,13 +197,19 @@ class EvalConfig:
     kl_samples: int = 2  #: completions sampled (temperature 1) per test prompt to estimate KL(checkpoint || initial)
     bon_pool_size: int = 8  #: best-of-n pool: samples of the initial policy per test prompt (paper-scale: 64)
     bon_max_n: int = 64  #: largest n of the best-of-n sweep (capped by the pool size)
+    score_on: str = "policy_test"  #: prompts checkpoints (and best-of-n) are scored on: "policy_test" (held out, the
+    #: paper) | "rl" (the prompts the policy trained on: in-sample, where a small RL problem shows hacking first)
+
+    def __post_init__(self) -> None:
+        if self.score_on not in SCORE_ON:
+            raise ValueError(f"eval score_on {self.score_on!r} is not one of {SCORE_ON}")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study: data, gold judge, judge variants, policies, evaluation."""
 
-    name: str  #: "miniature" | "miniature_full" | "miniature_kl" | "tiny" | "paper"
+    name: str  #: a key of studies.CONFIGS ("miniature", "miniature_seeds", "paper", ...)
     models: dict[str, ModelSpec]  #: every base model by name
     data: DataConfig = field(default_factory=DataConfig)
     gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) | "http" (OpenAI-compatible

@@ -41,7 +41,7 @@ def summary(data_dir: str | None = None) -> str:
         over = con.execute(f"SELECT policy, judge_variant, step, round(proxy_mean, 2), round(proxy_low, 2), "
                            f"round(proxy_high, 2), round(gold_mean, 2), round(gold_low, 2), round(gold_high, 2), "
                            f"round(d, 3) FROM {cfg.name}.overoptimization ORDER BY policy, judge_variant, step").fetchall()
-        step_times = con.execute(f"SELECT policy, judge_variant, max(seconds_per_step) FROM {cfg.name}.policy_checkpoints "
+        step_times = con.execute(f"SELECT policy, judge_variant, avg(seconds_per_step) FROM {cfg.name}.policy_checkpoints "
                                  f"GROUP BY ALL ORDER BY ALL").fetchall()
         fits = con.execute(f"SELECT * FROM {cfg.name}.overoptimization_fits ORDER BY policy, judge_variant, form").pl()
         patterns = con.execute(f"SELECT * FROM {cfg.name}.hacking_patterns ORDER BY policy, judge_variant, step").pl()
@@ -53,7 +53,9 @@ def summary(data_dir: str | None = None) -> str:
     lines += _by_judge(main)
     lines.append("Canaries (win rate against the best real response; mean score for pointwise judges):")
     lines += _by_judge(canary)
-    lines.append("Proxy (training judge) vs gold, mean score on policy-test prompts [95% CI]:")
+    where = "the RL prompts (in-sample)" if cfg.eval.score_on == "rl" else "the policy-test prompts"
+    seeds = f", {len(cfg.policy.seeds)} seeds" if len(cfg.policy.seeds) > 1 else ""
+    lines.append(f"Proxy (training judge) vs gold, mean score on {where}{seeds} [95% CI]:")
     lines += [f"  {p} x {j} step {s:4d}: proxy {pm} [{plo}, {phi}]  gold {gm} [{lo}, {hi}]  d {d}"
               for p, j, s, pm, plo, phi, gm, lo, hi, d in over]
     lines.append("GRPO wall time per step: " + ", ".join(f"{p} x {j} {t:.1f} s" for p, j, t in step_times))

@@ -113,7 +113,7 @@ def run_study(instance: DagsterInstance | None = None, data_dir: str | None = No
             for event in result.get_asset_materialization_events():
                 meta = event.materialization.metadata
                 computed += int(meta["computed_now"].value) if "computed_now" in meta else 0
-                trained += int(bool(meta["trained_now"].value)) if "trained_now" in meta else 0
+                trained += int(meta["trained_now"].value) if "trained_now" in meta else 0  # bool, or seeds trained
         timings[name] = time.perf_counter() - t0
     print(f"\nThis run: {computed} model calls (generations + verdicts), {trained} trainings", flush=True)
     return StudyRunReport(timings, computed, trained)

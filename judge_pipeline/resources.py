@@ -35,8 +35,8 @@ class StudyResource(ConfigurableResource):
     def judge_dir(self, variant: str) -> Path:
         return self.root / "checkpoints" / "judges" / self.config_name / variant
 
-    def policy_dir(self, policy: str, variant: str) -> Path:
-        return self.root / "checkpoints" / "policies" / self.config_name / f"{policy}__{variant}"
+    def policy_dir(self, policy: str, variant: str, seed: int) -> Path:
+        return self.root / "checkpoints" / "policies" / self.config_name / f"{policy}__{variant}__seed{seed}"
 
     def plot_dir(self) -> Path:
         return self.root / "runs" / self.config_name / "plots"

@@ -57,6 +57,7 @@ def run_summary_markdown(policy: str, judge: str, over: pl.DataFrame, fits: pl.D
     lines += ["", "## Hacking patterns (share of answers)", "", "| pattern | step 0 | last step |", "|---|---|---|"]
     for name in [*DETECTORS, "any_pattern"]:
         lines.append(f"| {name} | {_fmt(start[name])} | {_fmt(end[name])} |")
+    scores = scores.filter(pl.col("seed") == scores["seed"].min()) if "seed" in scores.columns else scores  # examples: 1st seed
     last_rows = scores.filter(pl.col("step") == last["step"]).with_columns(
         gap=pl.col("proxy_score").fill_null(0.0) - pl.col("gold_score")).sort("gap", descending=True)
     chosen = last_rows["prompt_id"].head(examples).to_list()

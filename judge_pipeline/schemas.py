@@ -75,6 +75,7 @@ class JudgeReport(pa.DataFrameModel):
 class PolicyCheckpoints(pa.DataFrameModel):
     policy: str
     judge_variant: str
+    seed: int  #: the GRPO run's seed (PolicyTrainConfig.seeds); step 0 is the same initial policy for every seed
     step: int = pa.Field(ge=0)
     path: str
     checkpoint_hash: str
@@ -85,6 +86,7 @@ class PolicyCheckpoints(pa.DataFrameModel):
 class CheckpointScores(pa.DataFrameModel):
     policy: str
     judge_variant: str
+    seed: int
     step: int = pa.Field(ge=0)
     prompt_id: str
     response: str
@@ -111,7 +113,8 @@ class ProxyAndGold(pa.DataFrameModel):
 
 class Overoptimization(ProxyAndGold):
     step: int = pa.Field(ge=0)
-    n: int = pa.Field(gt=0)
+    n: int = pa.Field(gt=0)  #: answers scored at this step (seeds x prompts)
+    n_seeds: int = pa.Field(gt=0)  #: GRPO runs (seeds) pooled; CIs resample seeds and prompts when > 1
     proxy_scale: str  #: what proxy_* measure (CheckpointScores.proxy_scale)
     gap: float = pa.Field(nullable=True)  #: proxy_mean - gold_mean
     kl_mean: float = pa.Field(nullable=True, ge=0)  #: mean KL to the initial policy over prompts (nats)

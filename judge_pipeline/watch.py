@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 
@@ -28,7 +29,8 @@ def new_since(root: Path, cursor: str | None) -> tuple[list[str], str]:
 
 
 def run_partition_of(folder: str, policies_root: Path) -> tuple[str, str] | None:
-    """(policy, judge variant) of a policy checkpoint folder '<root>/<policy>__<variant>/step-N'."""
+    """(policy, judge variant) of a policy checkpoint folder '<root>/<policy>__<variant>__seed<S>/step-N' (the
+    seed suffix is optional: folders written before runs had seeds)."""
     try:
         rel = Path(folder).relative_to(policies_root)
     except ValueError:
@@ -37,4 +39,4 @@ def run_partition_of(folder: str, policies_root: Path) -> tuple[str, str] | None
     if "__" not in run:
         return None
     policy, variant = run.split("__", 1)
-    return policy, variant
+    return policy, re.sub(r"__seed\d+$", "", variant)

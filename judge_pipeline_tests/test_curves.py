@@ -63,3 +63,20 @@ def test_fit_of_a_run_with_one_checkpoint_says_why_not():
     scores = _hacked_run().filter(pl.col("step") <= 4)
     fits = fits_table(overoptimization_table(scores, 50, 0.95), None)
     assert fits["alpha"][0] is None and "at least two points" in fits["note"][0]
+
+
+def test_several_seeds_pool_and_widen_the_interval():
+    """Two seeds whose runs disagree by 4 points: the table pools both, and the crossed (seeds x prompts)
+    bootstrap interval holds the run-to-run spread that a prompts-only interval would hide."""
+    rng = np.random.default_rng(1)
+    rows = [{"policy": "p", "judge_variant": "j", "seed": seed, "step": step, "prompt_id": f"q{i:02d}",
+             "response": "An answer " + "word " * i, "proxy_score": 5.0, "kl": 0.1 * step,
+             "gold_score": float(np.clip((3.0 if step == 0 else 3.0 + 4 * seed) + rng.normal(0, 0.3), 0, 9))}
+            for seed in (0, 1) for step in (0, 8) for i in range(20)]
+    over = overoptimization_table(pl.DataFrame(rows), resamples=400, level=0.95).sort("step")
+    assert over["n_seeds"].to_list() == [2, 2] and over["n"].to_list() == [40, 40]
+    end = over.row(1, named=True)
+    assert end["gold_mean"] == pytest.approx(5.0, abs=0.2)
+    assert end["gold_high"] - end["gold_low"] > 3  # one seed at ~3, the other at ~7
+    one_seed = overoptimization_table(pl.DataFrame([r for r in rows if r["seed"] == 1]), 400, 0.95).sort("step")
+    assert one_seed["n_seeds"].to_list() == [1, 1] and one_seed["gold_high"][1] - one_seed["gold_low"][1] < 0.5

@@ -6,6 +6,7 @@ Then the evaluation is materialised again with nothing changed: zero model calls
 import os
 
 import duckdb
+import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
@@ -23,7 +24,7 @@ def study(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("study"))
     instance = DagsterInstance.ephemeral()
     report = run_study(instance, data_dir=data_dir, wandb_mode="offline")
-    assert report.model_calls > 0 and report.trainings == 2  # the judge and the policy run
+    assert report.model_calls > 0 and report.trainings == 3  # the judge and the policy run's two seeds
     return instance, data_dir, report
 
 
@@ -43,6 +44,10 @@ def test_every_stage_materialised(study):
         assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
     over = _table(data_dir, "overoptimization").sort("step")
     assert over["step"].to_list() == [0, 1, 2]
+    assert over["n_seeds"].to_list() == [2, 2, 2] and over["n"].to_list() == [8, 8, 8]  # 2 seeds x 4 test prompts
+    ckpts = _table(data_dir, "policy_checkpoints")
+    assert sorted(ckpts["seed"].unique()) == [0, 1] and ckpts.filter(pl.col("step") == 0)["path"].n_unique() == 1
+    assert ckpts.filter(pl.col("step") == 2)["checkpoint_hash"].n_unique() == 2  # the seeds trained different weights
     assert over["gold_mean"].is_between(0, 9).all()
     assert over["kl_mean"][0] == 0.0 and (over["kl_mean"][1:] > 0).all()  # trained weights moved the policy
     assert _table(data_dir, "best_of_n")["n"].to_list() == [1, 2, 4]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from judge_pipeline.metrics.agreement import alpha_interval_reference, invalid_rate, krippendorff_alpha_interval
-from judge_pipeline.metrics.bootstrap import bootstrap_ci
+from judge_pipeline.metrics.bootstrap import bootstrap_ci, crossed_bootstrap_ci
 
 
 def test_alpha_matches_closed_form():
@@ -33,3 +33,16 @@ def test_bootstrap_ci_brackets_the_mean():
 
 def test_invalid_rate():
     assert invalid_rate([1, None, 3, None]) == 0.5
+
+
+def test_crossed_bootstrap_resamples_seeds_and_prompts():
+    prompts = np.arange(10, dtype=float)
+    # one seed: the ordinary bootstrap over prompts, exactly
+    assert crossed_bootstrap_ci([prompts], 300, 0.9) == bootstrap_ci(prompts, np.mean, 300, 0.9)
+    same = crossed_bootstrap_ci([prompts, prompts], 300, 0.9)  # identical seeds add no spread
+    apart = crossed_bootstrap_ci([prompts, prompts + 10], 300, 0.9)
+    assert same[0] == pytest.approx(4.5) and apart[0] == pytest.approx(9.5)
+    assert apart[2] - apart[1] > 2 * (same[2] - same[1])
+    with_gap = crossed_bootstrap_ci([[1.0, np.nan], [3.0, 5.0]], 200, 0.9)  # an invalid verdict is left out
+    assert with_gap[0] == pytest.approx(3.0) and with_gap[1] <= with_gap[0] <= with_gap[2]
+    assert all(np.isnan(v) for v in crossed_bootstrap_ci([[np.nan]], 10, 0.9))

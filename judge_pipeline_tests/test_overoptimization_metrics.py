@@ -110,3 +110,4 @@ def test_style_control_removes_a_pure_length_effect():
     assert abs(controlled[late].mean() - controlled[ref].mean()) < 0.1  # controlled ones do not
     with pytest.raises(ValueError, match="reference rows"):
         style_controlled(texts, scores, [False] * len(texts))
+

@@ -97,3 +97,22 @@ def test_kl_ablation_is_a_configuration():
     ablation, base = load_config("miniature_kl"), load_config("miniature")
     assert ablation.policy.kl_beta > 0 == base.policy.kl_beta
     assert dataclasses.replace(ablation.policy, kl_beta=0.0) == base.policy and ablation.name != base.name
+
+
+def test_seeds_and_scored_prompts_are_configurations():
+    """The miniature scores its 4 RL prompts in-sample; miniature_heldout and the paper score held-out prompts;
+    miniature_seeds differs from the miniature only in its seeds. Bad values fail when the config is built."""
+    import polars as pl
+
+    from judge_pipeline.assets.evaluation import scored_prompts
+    from judge_pipeline.config import EvalConfig, PolicyTrainConfig, load_config
+
+    mini, seeds, heldout, paper = (load_config(n) for n in ("miniature", "miniature_seeds", "miniature_heldout", "paper"))
+    test, rl = pl.DataFrame({"prompt": ["held out"]}), pl.DataFrame({"prompt": ["trained on"]})
+    assert scored_prompts(mini, test, rl) is rl and mini.data.n_rl_prompts == 4
+    assert scored_prompts(heldout, test, rl) is test and scored_prompts(paper, test, rl) is test
+    assert seeds.policy.seeds == (0, 1, 2) and dataclasses.replace(seeds.policy, seeds=(0,)) == mini.policy
+    with pytest.raises(ValueError, match="score_on"):
+        EvalConfig(score_on="train")
+    with pytest.raises(ValueError, match="seeds"):
+        PolicyTrainConfig(seeds=(1, 1))

@@ -23,4 +23,5 @@ def test_new_checkpoints_are_reported_once(tmp_path):
 
 def test_partition_of_a_checkpoint(tmp_path):
     assert run_partition_of(str(tmp_path / "smol__nonreasoning" / "step-5"), tmp_path) == ("smol", "nonreasoning")
+    assert run_partition_of(str(tmp_path / "smol__nonreasoning__seed3" / "step-5"), tmp_path) == ("smol", "nonreasoning")
     assert run_partition_of("/elsewhere/x", tmp_path) is None

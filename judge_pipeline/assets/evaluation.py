@@ -23,15 +23,23 @@ from judge_pipeline.resources import StudyResource
 from judge_pipeline.training.policy_rewards import build_policy_reward, proxy_scale
 
 
-def _scorers(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame):
-    """What both assets of a run need: the run's key, the store, its proxy reward, the gold judge and the test prompts."""
+def scored_prompts(cfg, policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
+    """The prompts checkpoints are scored on: held out (the paper), or the RL prompts (`EvalConfig.score_on`)."""
+    return rl_prompts if cfg.eval.score_on == "rl" else policy_test_prompts
+
+
+def _scorers(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
+             policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame):
+    """What both assets of a run need: the run's key, the store, its proxy reward, the gold judge and the prompts
+    it is scored on (`EvalConfig.score_on`: the held-out test prompts, or in-sample the RL prompts)."""
     cfg = study.cfg
+    eval_prompts = scored_prompts(cfg, policy_test_prompts, rl_prompts)
     policy, variant = policy_and_judge(context)
     store, run_id = study.store(), context.run.run_id
     judges = reward_judges(cfg, variant, judge_checkpoint)
     proxy = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, store, run_id=run_id)
-    return (cfg, policy, variant, store, run_id, proxy, build_gold_judge(cfg), policy_test_prompts["prompt"].to_list(),
-            policy_test_prompts["prompt_id"].to_list())
+    return (cfg, policy, variant, store, run_id, proxy, build_gold_judge(cfg), eval_prompts["prompt"].to_list(),
+            eval_prompts["prompt_id"].to_list())
 
 
 def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tuple[list[dict], int]:
@@ -43,17 +51,18 @@ def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tu
 @asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.CheckpointScores))
 def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, policy_checkpoints: pl.DataFrame,
-                      judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame) -> pl.DataFrame:
-    """Per checkpoint and test prompt: the greedy answer, the training reward's proxy score (the judge's expected
+                      judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
+    """Per checkpoint (seed, step) and evaluation prompt: the greedy answer, the training reward's proxy score (the judge's expected
     score; for a pairwise judge the win rate against the initial policy's answer), the gold score and the KL of
     the checkpoint to the initial policy (sampled completions, `policy_kl.py`)."""
-    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint, policy_test_prompts)
+    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint,
+                                                                              policy_test_prompts, rl_prompts)
     frames, calls = [], {"generations": 0, "proxy_verdicts": 0, "gold_verdicts": 0, "kl_estimates": 0}
-    runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("step")
-    initial = runs["path"][0]
+    runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == variant)).sort("seed", "step")
+    initial = runs.filter(pl.col("step") == 0)["path"][0]  # the same initial policy for every seed
     baselines, calls["generations"] = _answers(initial, prompts, cfg, store, run_id)
     baseline_answers = [g["completion"] for g in baselines]
-    for step, path in runs.select("step", "path").iter_rows():
+    for seed, step, path in runs.select("seed", "step", "path").iter_rows():  # step 0 of a 2nd seed: all from the store
         gens, computed = _answers(path, prompts, cfg, store, run_id)
         calls["generations"] += computed
         answers = [g["completion"] for g in gens]
@@ -62,18 +71,18 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
         kls, ks = kl_through_store(path, initial, prompts, store, cfg.eval.max_new_tokens, samples=cfg.eval.kl_samples,
                                    run_id=run_id, device=cfg.device, batch_size=cfg.eval.generation_batch_size)
         uses = [(k, i) for keys, i in zip(scored.keys, ids) for k in keys] + list(zip(gkeys, ids))
-        store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": f"policy={policy}|judge={variant}",
+        store.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": f"policy={policy}|judge={variant}|seed={seed}",
                             "step": step, "item_id": i} for k, i in uses])
         calls["proxy_verdicts"] += scored.computed
         calls["gold_verdicts"] += gs.computed
         calls["generations"] += ks.generations_computed
         calls["kl_estimates"] += ks.computed
         frames.append(pl.DataFrame({
-            "policy": policy, "judge_variant": variant, "step": step, "prompt_id": ids, "response": answers,
+            "policy": policy, "judge_variant": variant, "seed": seed, "step": step, "prompt_id": ids, "response": answers,
             "finished": [g["finished"] for g in gens], "proxy_scale": proxy_scale(cfg, variant),
             "proxy_score": scored.values, "proxy_invalid": [v is None for v in scored.values],
             "gold_score": [float(v.score) for v in gv], "kl": kls,
-        }, schema_overrides={"proxy_score": pl.Float64, "step": pl.Int64, "kl": pl.Float64}))
+        }, schema_overrides={"proxy_score": pl.Float64, "seed": pl.Int64, "step": pl.Int64, "kl": pl.Float64}))
     df = pl.concat(frames)
     summary = df.group_by("step").agg(pl.col("proxy_score").mean().alias("proxy_mean"), pl.col("gold_score").mean().alias("gold_mean"),
                                       pl.col("kl").mean().alias("kl_mean"), pl.len().alias("n")).sort("step")
@@ -86,11 +95,12 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
 @asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.BestOfN))
 def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
-              policy_test_prompts: pl.DataFrame) -> pl.DataFrame:
+              policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
     """Best-of-n of the *initial* policy, picked by the training reward and scored by gold, for n = 1, 2, 4, ...
     up to the pool size: the overoptimization curve without RL (exact expectation over the pool, KL = log n - (n-1)/n).
     """
-    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint, policy_test_prompts)
+    cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint,
+                                                                              policy_test_prompts, rl_prompts)
     initial = str(materialize_base_model(cfg.models[policy]))
     backend = LazyBackend(initial, cfg.device)  # loaded once, and only if a pool sample is missing from the store
     baselines, computed = _answers(initial, prompts, cfg, store, run_id, backend=backend)

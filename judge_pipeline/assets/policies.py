@@ -31,14 +31,37 @@ MANIFEST = "manifest.json"
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.PolicyCheckpoints))
 def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
                        judge_checkpoint: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
-    """A GRPO run of the policy against the training judge; one row per saved checkpoint (step 0 = initial)."""
+    """GRPO runs of the policy against the training judge, one per seed; one row per saved checkpoint and seed
+    (step 0 = the initial policy, shared by every seed)."""
     cfg = study.cfg
     policy, variant = policy_and_judge(context)
     judges = reward_judges(cfg, variant, judge_checkpoint)
     base = materialize_base_model(cfg.models[policy])
     prompts = rl_prompts["prompt"].to_list()
-    pcfg = dataclasses.replace(cfg.policy, policy_model=policy)
-    run_dir = study.policy_dir(policy, variant)
+    runs = [_train_seed(context, study, tracker, base, policy, variant, judges, prompts, seed) for seed in cfg.policy.seeds]
+    df = pl.DataFrame([
+        {"policy": policy, "judge_variant": variant, "seed": seed, "step": int(s), "path": p,
+         "checkpoint_hash": checkpoint_hash(p), "train_reward_mean": info["rewards"].get(int(s)),
+         "seconds_per_step": float(info["seconds_per_step"])}
+        for seed, info in zip(cfg.policy.seeds, runs) for s, p in info["checkpoints"]
+    ], schema_overrides={"train_reward_mean": pl.Float64})
+    context.add_output_metadata({
+        "checkpoints": md_table(df.select("seed", "step", "path", "train_reward_mean")),
+        "seconds_per_step": round(sum(float(r["seconds_per_step"]) for r in runs) / len(runs), 2),
+        "invalid_judge_outputs": sum(int(r["invalid_judge_outputs"]) for r in runs),
+        "rollout_verdicts": sum(int(r["verdicts_computed"]) for r in runs),
+        "trained_now": sum(r["trained_now"] for r in runs),  # seeds trained in this run
+        "computed_now": sum(int(r["verdicts_computed"]) for r in runs if r["trained_now"]),
+    })
+    return df
+
+
+def _train_seed(context, study: StudyResource, tracker: TrackerResource, base, policy: str, variant: str,
+                judges: dict[str, dict], prompts: list[str], seed: int) -> dict:
+    """One seed's GRPO run (or its manifest, when its inputs did not change): checkpoints, rewards, timing."""
+    cfg = study.cfg
+    pcfg = dataclasses.replace(cfg.policy, policy_model=policy, seed=seed, seeds=(seed,))  # other seeds do not matter here
+    run_dir = study.policy_dir(policy, variant, seed)
     hashes = [j["checkpoint_hash"] for j in judges.values()]
     fingerprint = content_key(policy=checkpoint_hash(base), judge=hashes[0] if len(hashes) == 1 else hashes, prompts=prompts,
                               cfg=dataclasses.asdict(pcfg))
@@ -46,35 +69,20 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
     info = reuse_if_unchanged(manifest, fingerprint)
     trained_now = info is None
     if not trained_now:
-        context.log.info(f"policy run {policy} x {variant}: inputs unchanged, reusing {run_dir}")
+        context.log.info(f"policy run {policy} x {variant} seed {seed}: inputs unchanged, reusing {run_dir}")
     else:
         reward = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, study.store(),
                                      run_id=context.run.run_id)
-        with tracker.run(f"grpo-{policy}-{variant}", config={"policy": policy, "judge": variant,
-                                                              **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
+        with tracker.run(f"grpo-{policy}-{variant}-seed{seed}", config={"policy": policy, "judge": variant,
+                                                                        **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
             res = train_policy_grpo(base, prompts, [reward], pcfg, run_dir, device=cfg.device, report_to=tracker.report_to)
             log_table(run, "rollouts", pl.DataFrame(reward.history[-64:]))
-        rewards_by_step = {int(h["step"]): h.get("reward") for h in res.log_history if "reward" in h}
         info = record_inputs(
             manifest, fingerprint,
             checkpoints=[[s, str(p)] for s, p in res.checkpoints],
-            reward_by_step=rewards_by_step,
+            reward_by_step={int(h["step"]): h.get("reward") for h in res.log_history if "reward" in h},
             seconds_per_step=res.seconds_per_step,
             invalid_judge_outputs=reward.invalid,
             verdicts_computed=reward.verdicts_computed,
         )
-    rewards = {int(k): v for k, v in info["reward_by_step"].items()}
-    df = pl.DataFrame([
-        {"policy": policy, "judge_variant": variant, "step": int(s), "path": p, "checkpoint_hash": checkpoint_hash(p),
-         "train_reward_mean": rewards.get(int(s)), "seconds_per_step": float(info["seconds_per_step"])}
-        for s, p in info["checkpoints"]
-    ], schema_overrides={"train_reward_mean": pl.Float64})
-    context.add_output_metadata({
-        "checkpoints": md_table(df.select("step", "path", "train_reward_mean")),
-        "seconds_per_step": round(float(info["seconds_per_step"]), 2),
-        "invalid_judge_outputs": int(info["invalid_judge_outputs"]),
-        "rollout_verdicts": int(info["verdicts_computed"]),
-        "trained_now": trained_now,
-        "computed_now": int(info["verdicts_computed"]) if trained_now else 0,
-    })
-    return df
+    return {**info, "rewards": {int(k): v for k, v in info["reward_by_step"].items()}, "trained_now": trained_now}

@@ -30,3 +30,34 @@ def bootstrap_ci(
         return est, float("nan"), float("nan")
     lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
     return est, float(lo), float(hi)
+
+
+def crossed_bootstrap_ci(
+    matrix: Sequence[Sequence[float]] | np.ndarray,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean, low, high) of a seeds x prompts matrix, resampling seeds and prompts independently (a crossed
+    design: every seed's run answered the same prompts), so the interval holds both the run-to-run and the
+    prompt-to-prompt variance. NaN cells (an invalid verdict) are left out of each mean. One row is the
+    ordinary bootstrap over prompts (`bootstrap_ci`)."""
+    arr = np.asarray(matrix, dtype=float)
+    if arr.ndim != 2 or arr.size == 0 or np.isnan(arr).all():
+        return float("nan"), float("nan"), float("nan")
+    if arr.shape[0] == 1:
+        row = arr[0][~np.isnan(arr[0])]
+        return bootstrap_ci(row, np.mean, resamples, level, seed)
+    rng = np.random.default_rng(seed)
+    n_seeds, n_prompts = arr.shape
+    rows = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    cols = rng.integers(0, n_prompts, size=(resamples, n_prompts))
+    with np.errstate(all="ignore"):
+        stats = np.array([np.nanmean(arr[np.ix_(r, c)]) if not np.isnan(arr[np.ix_(r, c)]).all() else np.nan
+                          for r, c in zip(rows, cols)])
+    stats = stats[~np.isnan(stats)]
+    est = float(np.nanmean(arr))
+    if len(stats) == 0:
+        return est, float("nan"), float("nan")
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return est, float(lo), float(hi)

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from judge_pipeline.metrics.best_of_n import best_of_n_expectation, best_of_n_kl
-from judge_pipeline.metrics.bootstrap import bootstrap_ci
+from judge_pipeline.metrics.bootstrap import bootstrap_ci, crossed_bootstrap_ci
 from judge_pipeline.metrics.detectors import DETECTORS, detect
 from judge_pipeline.metrics.gao_fits import curve_landmarks, fit_gao
 from judge_pipeline.metrics.style import style_controlled
@@ -45,8 +45,20 @@ def with_style_control(scores: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def _seed_ci(g: pl.DataFrame, col: str, resamples: int, level: float) -> tuple[float | None, float | None, float | None]:
+    """Mean and CI of ``col`` over one step's rows: over prompts, or over seeds x prompts when several seeds ran."""
+    if g["seed"].n_unique() == 1:
+        return _ci(g[col].to_list(), resamples, level)
+    wide = g.select("seed", "prompt_id", pl.col(col).cast(pl.Float64)).pivot("prompt_id", index="seed", values=col).sort("seed")
+    est, lo, hi = crossed_bootstrap_ci(wide.drop("seed").fill_null(float("nan")).to_numpy(), resamples, level)
+    return tuple(None if math.isnan(v) else v for v in (est, lo, hi))
+
+
 def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -> pl.DataFrame:
-    """Mean proxy and gold (raw and style-controlled) and KL per (policy, judge, step), CIs over prompts."""
+    """Mean proxy and gold (raw and style-controlled) and KL per (policy, judge, step), CIs over prompts, or over
+    seeds and prompts (crossed bootstrap) when the run has several seeds."""
+    if "seed" not in scores.columns:
+        scores = scores.with_columns(seed=pl.lit(0, dtype=pl.Int64))
     if "kl" not in scores.columns:
         scores = scores.with_columns(kl=pl.lit(None, dtype=pl.Float64))
     if "proxy_scale" not in scores.columns:
@@ -54,14 +66,15 @@ def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -
     scores = with_style_control(scores)
     rows = []
     for (policy, judge, step), g in scores.group_by([*RUN, "step"], maintain_order=True):
-        row = {"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g), "proxy_scale": g["proxy_scale"][0]}
+        row = {"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g), "n_seeds": g["seed"].n_unique(),
+               "proxy_scale": g["proxy_scale"][0]}
         for col, name in (("proxy_score", "proxy"), ("gold_score", "gold"), ("kl", "kl"),
                           ("proxy_controlled", "proxy_controlled"), ("gold_controlled", "gold_controlled")):
-            row[f"{name}_mean"], row[f"{name}_low"], row[f"{name}_high"] = _ci(g[col].to_list(), resamples, level)
+            row[f"{name}_mean"], row[f"{name}_low"], row[f"{name}_high"] = _seed_ci(g, col, resamples, level)
         row["d"] = None if row["kl_mean"] is None else math.sqrt(max(0.0, row["kl_mean"]))
         row["gap"] = None if row["proxy_mean"] is None else row["proxy_mean"] - row["gold_mean"]
         rows.append(row)
-    floats = [c for c in rows[0] if c not in ("policy", "judge_variant", "step", "n", "proxy_scale")] if rows else []
+    floats = [c for c in rows[0] if c not in ("policy", "judge_variant", "step", "n", "n_seeds", "proxy_scale")] if rows else []
     return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats}).sort([*RUN, "step"])
 
 
