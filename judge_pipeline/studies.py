@@ -62,9 +62,13 @@ def miniature() -> StudyConfig:
 
 
 def miniature_seeds() -> StudyConfig:
-    """The miniature with three GRPO seeds per judge: CIs resample seeds and prompts (`make demo-seeds`)."""
+    """The miniature's non-reasoning-judge run at three GRPO seeds (`make demo-seeds`): does the hacking replicate
+    from seed to seed? CIs resample seeds and prompts. Only the non-reasoning judge, to keep it under an hour on 2
+    cores (3 seeds x 40 steps x ~20 s); its judge is the miniature's (same fingerprint: copy
+    checkpoints/judges/miniature/nonreasoning to .../miniature_seeds/ to reuse it instead of retraining)."""
     base = miniature()
-    return dataclasses.replace(base, name="miniature_seeds", policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)))
+    return dataclasses.replace(base, name="miniature_seeds", judges=base.judges[:1],
+                               policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)))
 
 
 def miniature_heldout() -> StudyConfig:
