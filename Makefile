@@ -1,7 +1,7 @@
 # judge_pipeline: two commands set up a fresh machine.
 #   make demo   create .venv, install, materialise the whole miniature study (CPU, minutes)
 #   (make demo-full: the same with every judge variant of the study: rubric, RL-only, pairwise, Bradley-Terry;
-#    make demo-seeds: the non-reasoning-judge policy run at three seeds)
+#    make demo-seeds: the miniature's policy runs at three seeds each)
 #   make test   create .venv, install (llama-cpp-python's server included), run the tests
 PY ?= python3.11
 VENV := .venv

@@ -62,13 +62,12 @@ def miniature() -> StudyConfig:
 
 
 def miniature_seeds() -> StudyConfig:
-    """The miniature's non-reasoning-judge run at three GRPO seeds (`make demo-seeds`): does the hacking replicate
-    from seed to seed? CIs resample seeds and prompts. Only the non-reasoning judge, to keep it under an hour on 2
-    cores (3 seeds x 40 steps x ~20 s); its judge is the miniature's (same fingerprint: copy
-    checkpoints/judges/miniature/nonreasoning to .../miniature_seeds/ to reuse it instead of retraining)."""
+    """The miniature at three GRPO seeds per judge (`make demo-seeds`): does the hacking replicate from seed to
+    seed? CIs resample seeds and prompts. Its judges are the miniature's (same training fingerprint): copy
+    checkpoints/judges/miniature/* to checkpoints/judges/miniature_seeds/ to reuse them instead of retraining,
+    and a policy run's folder (``<policy>__<judge>__seed0``) to reuse that seed."""
     base = miniature()
-    return dataclasses.replace(base, name="miniature_seeds", judges=base.judges[:1],
-                               policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)))
+    return dataclasses.replace(base, name="miniature_seeds", policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)))
 
 
 def miniature_heldout() -> StudyConfig:

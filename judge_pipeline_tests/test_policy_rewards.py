@@ -101,7 +101,7 @@ def test_kl_ablation_is_a_configuration():
 
 def test_seeds_and_scored_prompts_are_configurations():
     """The miniature scores its 4 RL prompts in-sample; miniature_heldout and the paper score held-out prompts;
-    miniature_seeds is the miniature's non-reasoning run at three seeds. Bad values fail when the config is built."""
+    miniature_seeds is the miniature at three seeds. Bad values fail when the config is built."""
     import polars as pl
 
     from judge_pipeline.assets.evaluation import scored_prompts
@@ -112,7 +112,7 @@ def test_seeds_and_scored_prompts_are_configurations():
     assert scored_prompts(mini, test, rl) is rl and mini.data.n_rl_prompts == 4
     assert scored_prompts(heldout, test, rl) is test and scored_prompts(paper, test, rl) is test
     assert seeds.policy.seeds == (0, 1, 2) and dataclasses.replace(seeds.policy, seeds=(0,)) == mini.policy
-    assert seeds.judges == mini.judges[:1] and seeds.policy_judge_variants == ["nonreasoning"]
+    assert seeds.judges == mini.judges and seeds.policy_judge_variants == ["nonreasoning", "reasoning"]
     with pytest.raises(ValueError, match="score_on"):
         EvalConfig(score_on="train")
     with pytest.raises(ValueError, match="seeds"):
