@@ -45,14 +45,16 @@ def _proxy_and_gold(ax, g: pl.DataFrame, judge: str, suffix: str = "", ylabel: s
     ax.grid(alpha=0.3)
 
 
-def overoptimization_plot(df: pl.DataFrame, path: Path) -> Path:
-    """Training-judge (proxy) and gold score vs policy step, one panel per (policy, judge), with CIs."""
+def overoptimization_plot(df: pl.DataFrame, path: Path, prompts: str = "policy-test prompts") -> Path:
+    """Training-judge (proxy) and gold score vs policy step, one panel per (policy, judge), with CIs;
+    ``prompts`` names what was scored (held-out or the RL prompts)."""
     groups = df.select("policy", "judge_variant").unique().sort(["policy", "judge_variant"]).rows()
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5.5 * max(1, len(groups)), 4), squeeze=False)
     for ax, (policy, judge) in zip(axes[0], groups):
         g = df.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == judge)).sort("step")
-        _proxy_and_gold(ax, g, judge, ylabel="mean score (0-9) on policy-test prompts")
-        ax.set_title(f"{policy} vs {judge}")
+        _proxy_and_gold(ax, g, judge, ylabel=f"mean score (0-9) on {prompts}")
+        seeds = g["n_seeds"].max() if "n_seeds" in g.columns else 1
+        ax.set_title(f"{policy} vs {judge}" + (f" ({seeds} seeds)" if seeds > 1 else ""))
         ax.set_ylim(0, 9)
     return _save(fig, path)
 
@@ -101,7 +103,8 @@ def run_summary_plot(over: pl.DataFrame, bon: pl.DataFrame | None, fits: pl.Data
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     ax = axes[0][0]
     _proxy_and_gold(ax, over, judge)
-    ax.set(title="score vs GRPO step (95% CI over prompts)", ylim=(0, 9))
+    seeds = over["n_seeds"].max() if "n_seeds" in over.columns else 1
+    ax.set(title="score vs GRPO step (95% CI over " + (f"{seeds} seeds x prompts)" if seeds > 1 else "prompts)"), ylim=(0, 9))
 
     ax = axes[0][1]
     base = float(over["gold_mean"][0])
