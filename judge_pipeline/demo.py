@@ -40,7 +40,7 @@ def summary(data_dir: str | None = None) -> str:
         report = con.execute(f"SELECT * FROM {cfg.name}.judge_comparison").pl()
         over = con.execute(f"SELECT policy, judge_variant, step, round(proxy_mean, 2), round(proxy_low, 2), "
                            f"round(proxy_high, 2), round(gold_mean, 2), round(gold_low, 2), round(gold_high, 2), "
-                           f"round(d, 3) FROM {cfg.name}.overoptimization ORDER BY policy, judge_variant, step").fetchall()
+                           f"round(d, 3), round(gold_change_mean, 2), round(gold_change_low, 2), round(gold_change_high, 2) FROM {cfg.name}.overoptimization ORDER BY policy, judge_variant, step").fetchall()
         step_times = con.execute(f"SELECT policy, judge_variant, avg(seconds_per_step) FROM {cfg.name}.policy_checkpoints "
                                  f"GROUP BY ALL ORDER BY ALL").fetchall()
         fits = con.execute(f"SELECT * FROM {cfg.name}.overoptimization_fits ORDER BY policy, judge_variant, form").pl()
@@ -57,7 +57,8 @@ def summary(data_dir: str | None = None) -> str:
     seeds = f", {len(cfg.policy.seeds)} seeds" if len(cfg.policy.seeds) > 1 else ""
     lines.append(f"Proxy (training judge) vs gold, mean score on {where}{seeds} [95% CI]:")
     lines += [f"  {p} x {j} step {s:4d}: proxy {pm} [{plo}, {phi}]  gold {gm} [{lo}, {hi}]  d {d}"
-              for p, j, s, pm, plo, phi, gm, lo, hi, d in over]
+              f"  gold change since step 0 (paired) {gc} [{gcl}, {gch}]"
+              for p, j, s, pm, plo, phi, gm, lo, hi, d, gc, gcl, gch in over]
     lines.append("GRPO wall time per step: " + ", ".join(f"{p} x {j} {t:.1f} s" for p, j, t in step_times))
     lines.append("Gao fits (gold gain vs d = sqrt(KL)) and landmarks:")
     for r in fits.iter_rows(named=True):

@@ -38,11 +38,12 @@ def run_summary_markdown(policy: str, judge: str, over: pl.DataFrame, fits: pl.D
     peak_step = rl.get("peak_step", first["step"])
     peak = over.filter(pl.col("step") == peak_step).row(0, named=True)
     for label, col in (("step", "step"), ("training judge (proxy)", "proxy_mean"), ("gold", "gold_mean"),
-                       ("gold 95% CI", None), ("d = sqrt(KL)", "d"), ("gold, style-controlled", "gold_controlled_mean")):
-        if col is None:
-            cells = [f"[{_fmt(r['gold_low'])}, {_fmt(r['gold_high'])}]" for r in (first, peak, last)]
+                       ("gold 95% CI", "gold"), ("gold change since step 0, paired", "gold_change_mean"),
+                       ("its 95% CI", "gold_change"), ("d = sqrt(KL)", "d"), ("gold, style-controlled", "gold_controlled_mean")):
+        if col in ("gold", "gold_change"):
+            cells = [f"[{_fmt(r.get(col + '_low'))}, {_fmt(r.get(col + '_high'))}]" for r in (first, peak, last)]
         else:
-            cells = [_fmt(r[col]) for r in (first, peak, last)]
+            cells = [_fmt(r.get(col)) for r in (first, peak, last)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", f"Divergence step (gold below its peak while the proxy is above its value there): "
                   f"{_fmt(rl.get('divergence_step'))}; regret (peak gold − final gold): {_fmt(rl.get('regret'))}; "

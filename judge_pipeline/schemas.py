@@ -127,6 +127,12 @@ class Overoptimization(ProxyAndGold):
     gold_controlled_mean: float = pa.Field(nullable=True)  #: gold with the style change since step 0 regressed out
     gold_controlled_low: float = pa.Field(nullable=True)
     gold_controlled_high: float = pa.Field(nullable=True)
+    proxy_change_mean: float = pa.Field(nullable=True)  #: proxy minus the same prompt's (and seed's) proxy at step 0
+    proxy_change_low: float = pa.Field(nullable=True)
+    proxy_change_high: float = pa.Field(nullable=True)
+    gold_change_mean: float = pa.Field(nullable=True)  #: gold minus the same prompt's (and seed's) gold at step 0
+    gold_change_low: float = pa.Field(nullable=True)
+    gold_change_high: float = pa.Field(nullable=True)
 
 
 class BestOfN(ProxyAndGold):

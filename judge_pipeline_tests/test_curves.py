@@ -31,6 +31,8 @@ def test_tables_of_a_hacked_run():
     assert over["step"].to_list() == [0, 4, 8, 12, 16]
     assert over["kl_mean"][0] == 0 and over["d"][-1] == pytest.approx(over["kl_mean"][-1] ** 0.5)
     assert (over["gold_low"] <= over["gold_mean"]).all() and (over["gold_mean"] <= over["gold_high"]).all()
+    assert over["gold_change_mean"][0] == 0 and over["gold_change_high"][-1] < 0 < over["proxy_change_low"][-1]
+    assert over["gold_change_mean"][-1] == pytest.approx(over["gold_mean"][-1] - over["gold_mean"][0])
     prevalence = pattern_prevalence(scores).sort("step")
     assert prevalence["fake_refusal"].to_list() == [0.0, 0.0, 0.1, 0.6, 1.0]
     assert prevalence["end_marker"][-1] == 1.0
@@ -78,5 +80,6 @@ def test_several_seeds_pool_and_widen_the_interval():
     end = over.row(1, named=True)
     assert end["gold_mean"] == pytest.approx(5.0, abs=0.2)
     assert end["gold_high"] - end["gold_low"] > 3  # one seed at ~3, the other at ~7
+    assert end["gold_change_mean"] == pytest.approx(2.0, abs=0.2)  # paired per seed: ~0 and ~+4
     one_seed = overoptimization_table(pl.DataFrame([r for r in rows if r["seed"] == 1]), 400, 0.95).sort("step")
     assert one_seed["n_seeds"].to_list() == [1, 1] and one_seed["gold_high"][1] - one_seed["gold_low"][1] < 0.5

@@ -56,7 +56,8 @@ def _seed_ci(g: pl.DataFrame, col: str, resamples: int, level: float) -> tuple[f
 
 def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -> pl.DataFrame:
     """Mean proxy and gold (raw and style-controlled) and KL per (policy, judge, step), CIs over prompts, or over
-    seeds and prompts (crossed bootstrap) when the run has several seeds."""
+    seeds and prompts (crossed bootstrap) when the run has several seeds. ``*_change``: the paired change since
+    step 0 (same seed, same prompt), whose CI is much narrower than the difference of two means' CIs."""
     if "seed" not in scores.columns:
         scores = scores.with_columns(seed=pl.lit(0, dtype=pl.Int64))
     if "kl" not in scores.columns:
@@ -64,12 +65,17 @@ def overoptimization_table(scores: pl.DataFrame, resamples: int, level: float) -
     if "proxy_scale" not in scores.columns:
         scores = scores.with_columns(proxy_scale=pl.lit("score_0_9"))
     scores = with_style_control(scores)
+    start = (scores.filter(pl.col("step") == pl.col("step").min().over(RUN))
+             .select(*RUN, "seed", "prompt_id", proxy_start="proxy_score", gold_start="gold_score"))
+    scores = scores.join(start, on=[*RUN, "seed", "prompt_id"], how="left").with_columns(  # paired changes since step 0
+        proxy_change=pl.col("proxy_score") - pl.col("proxy_start"), gold_change=pl.col("gold_score") - pl.col("gold_start"))
     rows = []
     for (policy, judge, step), g in scores.group_by([*RUN, "step"], maintain_order=True):
         row = {"policy": policy, "judge_variant": judge, "step": int(step), "n": len(g), "n_seeds": g["seed"].n_unique(),
                "proxy_scale": g["proxy_scale"][0]}
         for col, name in (("proxy_score", "proxy"), ("gold_score", "gold"), ("kl", "kl"),
-                          ("proxy_controlled", "proxy_controlled"), ("gold_controlled", "gold_controlled")):
+                          ("proxy_controlled", "proxy_controlled"), ("gold_controlled", "gold_controlled"),
+                          ("proxy_change", "proxy_change"), ("gold_change", "gold_change")):
             row[f"{name}_mean"], row[f"{name}_low"], row[f"{name}_high"] = _seed_ci(g, col, resamples, level)
         row["d"] = None if row["kl_mean"] is None else math.sqrt(max(0.0, row["kl_mean"]))
         row["gap"] = None if row["proxy_mean"] is None else row["proxy_mean"] - row["gold_mean"]
