@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 
 from dagster import Definitions, load_assets_from_modules
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from judge_pipeline.assets import analysis, data, evaluation, gold, judges, policies
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.jobs import analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation
 from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS
+from judge_pipeline.warehouse import WarehouseIOManager
 
 ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis]
 
@@ -26,7 +26,7 @@ def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) 
     root = data_dir or str(DATA_DIR)
     os.makedirs(root, exist_ok=True)  # DuckDB creates the file, not its folder
     resources = {
-        "io_manager": DuckDBPolarsIOManager(database=os.path.join(root, "warehouse.duckdb"), schema=cfg.name),
+        "io_manager": WarehouseIOManager(database=os.path.join(root, "warehouse.duckdb"), schema=cfg.name),
         "study": StudyResource(config_name=cfg.name, data_dir=root),
         "tracker": TrackerResource(project=cfg.wandb_project, directory=os.path.join(root, "wandb"),
                                    **({"mode": wandb_mode} if wandb_mode else {})),
