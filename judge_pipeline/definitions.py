@@ -15,8 +15,7 @@ from judge_pipeline.assets import analysis, data, evaluation, gold, judges, poli
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.jobs import analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation
-from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS
-from judge_pipeline.warehouse import WarehouseIOManager
+from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS, WarehouseIOManager
 
 ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis]
 

@@ -5,7 +5,7 @@ import duckdb
 import polars as pl
 from dagster import StaticPartitionsDefinition, asset, materialize
 
-from judge_pipeline.warehouse import WarehouseIOManager
+from judge_pipeline.resources import WarehouseIOManager
 
 PARTS = StaticPartitionsDefinition(["a", "b"])
 
