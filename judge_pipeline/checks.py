@@ -4,6 +4,7 @@
 import polars as pl
 from dagster import AssetCheckResult, AssetIn, AssetCheckSeverity, asset_check
 
+from judge_pipeline.assets.evaluation import scored_prompts
 from judge_pipeline.resources import StudyResource
 
 
@@ -44,7 +45,7 @@ def gold_has_spread(gold_labels: pl.DataFrame) -> AssetCheckResult:
 def scores_complete(study: StudyResource, checkpoint_scores: pl.DataFrame, policy_test_prompts: pl.DataFrame,
                     rl_prompts: pl.DataFrame) -> AssetCheckResult:
     per = checkpoint_scores.group_by("policy", "judge_variant", "seed", "step").len()
-    n = len(rl_prompts if study.cfg.eval.score_on == "rl" else policy_test_prompts)
+    n = len(scored_prompts(study.cfg, policy_test_prompts, rl_prompts))
     bad = per.filter(pl.col("len") != n)
     return AssetCheckResult(passed=len(bad) == 0, metadata={"checkpoints": len(per), "incomplete": len(bad)})
 

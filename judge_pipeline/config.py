@@ -204,6 +204,11 @@ class EvalConfig:
         if self.score_on not in SCORE_ON:
             raise ValueError(f"eval score_on {self.score_on!r} is not one of {SCORE_ON}")
 
+    @property
+    def scored_prompts_label(self) -> str:
+        """What checkpoints are scored on, in words (plots and the demo summary)."""
+        return "the RL prompts (in-sample)" if self.score_on == "rl" else "the policy-test prompts"
+
 
 @dataclass(frozen=True)
 class StudyConfig:

@@ -53,9 +53,8 @@ def summary(data_dir: str | None = None) -> str:
     lines += _by_judge(main)
     lines.append("Canaries (win rate against the best real response; mean score for pointwise judges):")
     lines += _by_judge(canary)
-    where = "the RL prompts (in-sample)" if cfg.eval.score_on == "rl" else "the policy-test prompts"
     seeds = f", {len(cfg.policy.seeds)} seeds" if len(cfg.policy.seeds) > 1 else ""
-    lines.append(f"Proxy (training judge) vs gold, mean score on {where}{seeds} [95% CI]:")
+    lines.append(f"Proxy (training judge) vs gold, mean score on {cfg.eval.scored_prompts_label}{seeds} [95% CI]:")
     lines += [f"  {p} x {j} step {s:4d}: proxy {pm} [{plo}, {phi}]  gold {gm} [{lo}, {hi}]  d {d}"
               f"  gold change since step 0 (paired) {gc} [{gcl}, {gch}]"
               for p, j, s, pm, plo, phi, gm, lo, hi, d, gc, gcl, gch in over]

@@ -45,7 +45,7 @@ def _proxy_and_gold(ax, g: pl.DataFrame, judge: str, suffix: str = "", ylabel: s
     ax.grid(alpha=0.3)
 
 
-def overoptimization_plot(df: pl.DataFrame, path: Path, prompts: str = "policy-test prompts") -> Path:
+def overoptimization_plot(df: pl.DataFrame, path: Path, prompts: str = "the policy-test prompts") -> Path:
     """Training-judge (proxy) and gold score vs policy step, one panel per (policy, judge), with CIs;
     ``prompts`` names what was scored (held-out or the RL prompts)."""
     groups = df.select("policy", "judge_variant").unique().sort(["policy", "judge_variant"]).rows()

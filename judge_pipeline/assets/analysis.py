@@ -42,8 +42,7 @@ def overoptimization(context: AssetExecutionContext, study: StudyResource, track
     Also the KL to the initial policy (d = sqrt(KL)) and both scores with the style change regressed out."""
     cfg = study.cfg
     df = overoptimization_table(checkpoint_scores, cfg.eval.bootstrap_resamples, cfg.eval.ci_level)
-    prompts = "the RL prompts (in-sample)" if cfg.eval.score_on == "rl" else "policy-test prompts"
-    plot = overoptimization_plot(df, study.plot_dir() / "overoptimization.png", prompts)
+    plot = overoptimization_plot(df, study.plot_dir() / "overoptimization.png", cfg.eval.scored_prompts_label)
     _log(tracker, "overoptimization", df, {"overoptimization_plot": plot})
     last = df.group_by(RUN).agg(pl.all().sort_by("step").last()).sort(RUN)
     context.add_output_metadata({

@@ -52,10 +52,11 @@ def crossed_bootstrap_ci(
     n_seeds, n_prompts = arr.shape
     rows = rng.integers(0, n_seeds, size=(resamples, n_seeds))
     cols = rng.integers(0, n_prompts, size=(resamples, n_prompts))
-    with np.errstate(all="ignore"):
-        stats = np.array([np.nanmean(arr[np.ix_(r, c)]) if not np.isnan(arr[np.ix_(r, c)]).all() else np.nan
-                          for r, c in zip(rows, cols)])
-    stats = stats[~np.isnan(stats)]
+    stats = []
+    for r, c in zip(rows, cols):
+        resampled = arr[np.ix_(r, c)]
+        if not np.isnan(resampled).all():  # a resample of only invalid cells has no mean
+            stats.append(np.nanmean(resampled))
     est = float(np.nanmean(arr))
     if len(stats) == 0:
         return est, float("nan"), float("nan")
