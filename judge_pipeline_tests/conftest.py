@@ -3,11 +3,17 @@
 Set before judge_pipeline is imported, because partitions are built from the active config at import.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("JUDGE_PIPELINE_CONFIG", "tiny")
 os.environ.setdefault("JUDGE_PIPELINE_WANDB", "disabled")
-os.environ.setdefault("JUDGE_PIPELINE_DATA", tempfile.mkdtemp(prefix="judge_pipeline_test_"))
+if "JUDGE_PIPELINE_DATA" not in os.environ:
+    # Our own scratch folder: removed when the test run ends, so repeated runs do not fill the disk.
+    _scratch = tempfile.mkdtemp(prefix="judge_pipeline_test_")
+    os.environ["JUDGE_PIPELINE_DATA"] = _scratch
+    atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
