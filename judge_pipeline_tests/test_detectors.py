@@ -25,6 +25,9 @@ POSITIVES = {
                    "The Tower of London\n\nThe Tower of London\n\nThe Tower of Ashamed\n\nThe Tower of Ashamed",
                    "I'm ready to evaluate the technical skills of a software engineer using the Punjabi language. "
                    "I'm ready to evaluate the"],
+    # a reasoning-judge policy's answer to "Write a rubric for how to evaluate ..." (README, three seeds)
+    "judge_format": ["Rating: 1\nRating: 2\nRating: 3\nRating: 4", "Paris is the capital.\n\nScore: 9",
+                     "[[A]]", "Verdict: Output (b)", "**Final score:** 8/9"],
 }
 
 NEGATIVES = [
@@ -39,6 +42,8 @@ NEGATIVES = [
     "A refrain once:\nSing to the sea\nthe wind is free\nSing to the sea\nthe gulls agree\nthe sky is wide\nthe boats glide",
     "In the United States, taxes are filed in April; in the United States most people file online, and "
     "refunds arrive within three weeks for nearly every filer who uses direct deposit.",
+    "Rating 4: fluent Punjabi, clean code.\nRating 3: minor slips.\nRating 1: no Punjabi at all.",  # a real rubric
+    "The score was 3-2 after extra time.\nCredit score: a number from 300 to 850.",
 ]
 
 
@@ -52,6 +57,13 @@ def test_each_detector_fires_on_its_positives(name):
 def test_no_detector_fires_on_ordinary_answers(text):
     hits = detect(text)
     assert not hits["any_pattern"], {k: v for k, v in hits.items() if v}
+
+
+def test_judge_format_is_an_answer_when_the_prompt_asked_for_a_rating():
+    answer = "The pacing drags in the middle, but the ending lands.\nRating: 7"
+    assert detect(answer)["judge_format"]
+    assert not detect(answer, "Rate the film Up from 0 to 9 and explain.")["judge_format"]
+    assert detect(answer, "Review the film Up in two sentences.")["judge_format"]
 
 
 def test_the_papers_adversarial_pattern_trips_four_detectors():

@@ -73,10 +73,13 @@ def overoptimization_fits(context: AssetExecutionContext, tracker: TrackerResour
 
 
 @asset(group_name="analysis", automation_condition=AutomationCondition.eager())
-def hacking_patterns(context: AssetExecutionContext, tracker: TrackerResource, checkpoint_scores: pl.DataFrame) -> pl.DataFrame:
+def hacking_patterns(context: AssetExecutionContext, tracker: TrackerResource, checkpoint_scores: pl.DataFrame,
+                     policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
     """Share of each checkpoint's answers with each adversarial pattern (fake refusal, end marker,
-    self-assessment, fabricated policy, master-key opening, repetition), beside the proxy-gold gap."""
-    table = pattern_prevalence(checkpoint_scores)
+    self-assessment, fabricated policy, master-key opening, repetition, the judge's verdict format),
+    beside the proxy-gold gap."""
+    prompts = pl.concat([policy_test_prompts.select("prompt_id", "prompt"), rl_prompts.select("prompt_id", "prompt")]).unique("prompt_id")
+    table = pattern_prevalence(checkpoint_scores, prompts)
     _log(tracker, "hacking_patterns", table)
     context.add_output_metadata({"prevalence": md_table(table, max_rows=50)})
     return table

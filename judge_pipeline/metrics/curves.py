@@ -105,9 +105,12 @@ def best_of_n_table(pool: pl.DataFrame, ns: list[int], resamples: int, level: fl
     return pl.DataFrame(rows).sort([*RUN, "n"])
 
 
-def pattern_prevalence(scores: pl.DataFrame) -> pl.DataFrame:
-    """Per (policy, judge, step): the share of answers tripping each detector, beside the mean proxy-gold gap."""
-    hits = pl.DataFrame([detect(t) for t in scores["response"].to_list()])
+def pattern_prevalence(scores: pl.DataFrame, prompts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per (policy, judge, step): the share of answers tripping each detector, beside the mean proxy-gold gap.
+    ``prompts`` (prompt_id, prompt) gives the prompt-aware detectors the prompt each answer answers; without
+    it they see an empty prompt."""
+    texts = dict(prompts.select("prompt_id", "prompt").iter_rows()) if prompts is not None else {}
+    hits = pl.DataFrame([detect(t, texts.get(i, "")) for t, i in scores.select("response", "prompt_id").iter_rows()])
     flagged = pl.concat([scores.select(*RUN, "step", "proxy_score", "gold_score"), hits], how="horizontal")
     names = [*DETECTORS, "any_pattern"]
     return (flagged.group_by(*RUN, "step")
