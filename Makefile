@@ -1,7 +1,8 @@
 # judge_pipeline: two commands set up a fresh machine.
 #   make demo   create .venv, install, materialise the whole miniature study (CPU, minutes)
 #   (make demo-full: the same with every judge variant of the study: rubric, RL-only, pairwise, Bradley-Terry;
-#    make demo-seeds: the miniature's policy runs at three seeds each)
+#    make demo-seeds: the miniature's policy runs at three seeds each;
+#    make demo-transfer: the miniature's policies scored on held-out prompts; both reuse make demo's checkpoints)
 #   make test   create .venv, install (llama-cpp-python's server included), run the tests
 PY ?= python3.11
 VENV := .venv
@@ -13,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 WHEELS := $(or $(JUDGE_PIPELINE_WHEELS),$(HOME)/.cache/judge_pipeline/wheels)
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: setup llama-server demo demo-seeds demo-full test test-fast ui bench clean
+.PHONY: setup llama-server demo demo-seeds demo-transfer demo-full test test-fast ui bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +43,9 @@ demo: setup
 
 demo-seeds: setup
 	JUDGE_PIPELINE_CONFIG=miniature_seeds $(BIN)/python -W ignore -m judge_pipeline.demo
+
+demo-transfer: setup
+	JUDGE_PIPELINE_CONFIG=miniature_transfer $(BIN)/python -W ignore -m judge_pipeline.demo
 
 demo-full: setup
 	JUDGE_PIPELINE_CONFIG=miniature_full $(BIN)/python -W ignore -m judge_pipeline.demo

@@ -227,6 +227,11 @@ class StudyConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "cpu"  #: "cpu" or "cuda"
     wandb_project: str = "judge_pipeline"  #: W&B project (offline unless WANDB_API_KEY is set)
+    judge_checkpoints_of: str | None = None  #: another study whose judge checkpoint folders this one uses (and
+    #: adds to): a study that trains the same judges reuses them instead of retraining. `load_config` refuses it
+    #: unless models, data, gold judge and every shared judge variant are identical (`shared_checkpoint_conflicts`)
+    policy_checkpoints_of: str | None = None  #: the same for policy run folders (<policy>__<reward>__seed<S>):
+    #: needs judge_checkpoints_of too and an identical PolicyTrainConfig up to its seeds (each seed its own folder)
 
     @property
     def judge_variants(self) -> list[str]:
@@ -279,6 +284,30 @@ class StudyConfig:
         raise KeyError(f"no judge variant {variant!r} in config {self.name!r}: {self.judge_variants}")
 
 
+def shared_checkpoint_conflicts(cfg: StudyConfig, judges_of: StudyConfig | None,
+                                policies_of: StudyConfig | None) -> list[str]:
+    """Why ``cfg`` may not share the checkpoint folders of the studies it names (empty: it may).
+
+    Sharing is safe only where the checkpoints would come out the same: otherwise this study would retrain
+    into the other's folders and overwrite its checkpoints (a folder's manifest fingerprint makes a mismatch
+    retrain, never silently reuse)."""
+    problems = []
+    if judges_of is not None:
+        for f in ("models", "data", "gold_judge"):
+            if getattr(cfg, f) != getattr(judges_of, f):
+                problems.append(f"judge_checkpoints_of={judges_of.name!r}: `{f}` differs")
+        theirs = {j.variant: j for j in judges_of.judges}
+        problems += [f"judge_checkpoints_of={judges_of.name!r}: judge variant {j.variant!r} differs"
+                     for j in cfg.judges if j.variant in theirs and theirs[j.variant] != j]
+    if policies_of is not None:
+        if cfg.judge_checkpoints_of != policies_of.name:
+            problems.append(f"policy_checkpoints_of={policies_of.name!r} needs judge_checkpoints_of={policies_of.name!r} "
+                            "(a policy run is trained against those judges)")
+        if dataclasses.replace(cfg.policy, seeds=(0,)) != dataclasses.replace(policies_of.policy, seeds=(0,)):
+            problems.append(f"policy_checkpoints_of={policies_of.name!r}: `policy` differs beyond its seeds")
+    return problems
+
+
 def load_config(name: str | None = None) -> StudyConfig:
     """The study config named by ``name`` or by ``$JUDGE_PIPELINE_CONFIG`` (default: miniature)."""
     from judge_pipeline.studies import CONFIGS  # the named studies are built from the classes above
@@ -287,6 +316,12 @@ def load_config(name: str | None = None) -> StudyConfig:
     if name not in CONFIGS:
         raise ValueError(f"JUDGE_PIPELINE_CONFIG={name!r} is not one of {sorted(CONFIGS)}")
     cfg = CONFIGS[name]()
+    shared = {n: CONFIGS[n]() if n in CONFIGS else None for n in (cfg.judge_checkpoints_of, cfg.policy_checkpoints_of) if n}
+    unknown = [n for n, c in shared.items() if c is None]
+    problems = [f"shares the checkpoints of unknown study {unknown}"] if unknown else shared_checkpoint_conflicts(
+        cfg, shared.get(cfg.judge_checkpoints_of), shared.get(cfg.policy_checkpoints_of))
+    if problems:
+        raise ValueError(f"config {name!r}: " + "; ".join(problems))
     extra = [f for f in os.environ.get("JUDGE_PIPELINE_PREFERENCE_FILES", "").split(os.pathsep) if f]
     if extra:  # user preference files every judge is reported on, without editing a config
         cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, preference_files=cfg.eval.preference_files + tuple(extra)))

@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from judge_pipeline.assets.partitions import judge_partitions, policy_judge_partitions
-from judge_pipeline.config import DATA_DIR, load_config
+from judge_pipeline.resources import StudyResource
 from judge_pipeline.watch import new_since, run_partition_of
 
 ANALYSIS_ASSETS = ["overoptimization", "overoptimization_fits", "hacking_patterns", "run_summaries", "judge_disagreement"]
@@ -33,11 +33,11 @@ analysis_job = define_asset_job(
 
 
 def _policies_root() -> Path:
-    return DATA_DIR / "checkpoints" / "policies" / load_config().name
+    return StudyResource().policies_root
 
 
 def _judges_root() -> Path:
-    return DATA_DIR / "checkpoints" / "judges" / load_config().name
+    return StudyResource().judges_root
 
 
 @schedule(cron_schedule="0 3 * * *", job=evaluation_job, execution_timezone="UTC")

@@ -37,11 +37,21 @@ class StudyResource(ConfigurableResource):
     def store(self) -> JudgmentStore:
         return JudgmentStore(self.root / "judgments.duckdb")
 
+    @property
+    def judges_root(self) -> Path:
+        """Judge checkpoint folders: this study's own, or those of the study it shares them with."""
+        return self.root / "checkpoints" / "judges" / (self.cfg.judge_checkpoints_of or self.config_name)
+
+    @property
+    def policies_root(self) -> Path:
+        """Policy run folders: this study's own, or those of the study it shares them with."""
+        return self.root / "checkpoints" / "policies" / (self.cfg.policy_checkpoints_of or self.config_name)
+
     def judge_dir(self, variant: str) -> Path:
-        return self.root / "checkpoints" / "judges" / self.config_name / variant
+        return self.judges_root / variant
 
     def policy_dir(self, policy: str, variant: str, seed: int) -> Path:
-        return self.root / "checkpoints" / "policies" / self.config_name / f"{policy}__{variant}__seed{seed}"
+        return self.policies_root / f"{policy}__{variant}__seed{seed}"
 
     def plot_dir(self) -> Path:
         return self.root / "runs" / self.config_name / "plots"

@@ -63,11 +63,20 @@ def miniature() -> StudyConfig:
 
 def miniature_seeds() -> StudyConfig:
     """The miniature at three GRPO seeds per judge (`make demo-seeds`): does the hacking replicate from seed to
-    seed? CIs resample seeds and prompts. Its judges are the miniature's (same training fingerprint): copy
-    checkpoints/judges/miniature/* to checkpoints/judges/miniature_seeds/ to reuse them instead of retraining,
-    and a policy run's folder (``<policy>__<judge>__seed0``) to reuse that seed."""
+    seed? CIs resample seeds and prompts. It shares the miniature's checkpoint folders, so after `make demo`
+    its judges and seed 0 are reused and only seeds 1 and 2 train."""
     base = miniature()
-    return dataclasses.replace(base, name="miniature_seeds", policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)))
+    return dataclasses.replace(base, name="miniature_seeds", policy=dataclasses.replace(base.policy, seeds=(0, 1, 2)),
+                               judge_checkpoints_of="miniature", policy_checkpoints_of="miniature")
+
+
+def miniature_transfer() -> StudyConfig:
+    """The miniature's policies (trained on 4 RL prompts) scored on the 16 held-out policy-test prompts instead
+    (`make demo-transfer`): does what the policy learned against the judge carry over to prompts it never saw?
+    It shares the miniature's checkpoints, so after `make demo` nothing trains; only the new answers are judged."""
+    base = miniature()
+    return dataclasses.replace(base, name="miniature_transfer", eval=dataclasses.replace(base.eval, score_on="policy_test"),
+                               judge_checkpoints_of="miniature", policy_checkpoints_of="miniature")
 
 
 def miniature_heldout() -> StudyConfig:
@@ -83,15 +92,17 @@ def miniature_full() -> StudyConfig:
     two pointwise judges of the default miniature."""
     return dataclasses.replace(miniature(), name="miniature_full", judges=miniature_judges(full=True),
                                policy_judges=("nonreasoning", "reasoning"),
-                               eval=EvalConfig(human_pairs_per_set=24, score_on="rl"))
+                               eval=EvalConfig(human_pairs_per_set=24, score_on="rl"),
+                               judge_checkpoints_of="miniature", policy_checkpoints_of="miniature")
 
 
 def miniature_kl() -> StudyConfig:
     """The KL-penalty ablation of the miniature: the same study with a KL penalty in policy GRPO (the paper
-    finds a KL penalty does not prevent the hacking of non-reasoning judges). Its outputs live apart
-    (schema and checkpoint folders are named after the config), so both can be compared side by side."""
+    finds a KL penalty does not prevent the hacking of non-reasoning judges). It reuses the miniature's judges;
+    its policy runs and tables live apart (named after the config), so both can be compared side by side."""
     base = miniature()
-    return dataclasses.replace(base, name="miniature_kl", policy=dataclasses.replace(base.policy, kl_beta=0.1))
+    return dataclasses.replace(base, name="miniature_kl", policy=dataclasses.replace(base.policy, kl_beta=0.1),
+                               judge_checkpoints_of="miniature")
 
 
 def tiny() -> StudyConfig:
@@ -169,5 +180,6 @@ def paper() -> StudyConfig:
     )
 
 
-CONFIGS = {"miniature": miniature, "miniature_seeds": miniature_seeds, "miniature_heldout": miniature_heldout,
+CONFIGS = {"miniature": miniature, "miniature_seeds": miniature_seeds, "miniature_transfer": miniature_transfer,
+           "miniature_heldout": miniature_heldout,
            "miniature_full": miniature_full, "miniature_kl": miniature_kl, "tiny": tiny, "paper": paper}

@@ -117,3 +117,36 @@ def test_seeds_and_scored_prompts_are_configurations():
         EvalConfig(score_on="train")
     with pytest.raises(ValueError, match="seeds"):
         PolicyTrainConfig(seeds=(1, 1))
+
+
+def test_studies_share_checkpoints_only_where_they_would_train_the_same(monkeypatch):
+    """miniature_seeds / _transfer / _full use the miniature's judge and policy folders and miniature_kl its judge
+    folders; a study that would train something different into another's folders is refused at load time."""
+    from judge_pipeline import studies
+    from judge_pipeline.config import load_config, shared_checkpoint_conflicts
+    from judge_pipeline.resources import StudyResource
+
+    mini = load_config("miniature")
+    for name in ("miniature_seeds", "miniature_transfer", "miniature_full"):
+        cfg = load_config(name)
+        assert (cfg.judge_checkpoints_of, cfg.policy_checkpoints_of) == ("miniature", "miniature")
+        assert shared_checkpoint_conflicts(cfg, mini, mini) == []
+    kl = StudyResource(config_name="miniature_kl", data_dir="/d")
+    assert kl.judge_dir("reasoning") == StudyResource(config_name="miniature", data_dir="/d").judge_dir("reasoning")
+    assert kl.policy_dir("p", "reasoning", 0).parent.name == "miniature_kl"
+    transfer = StudyResource(config_name="miniature_transfer", data_dir="/d")
+    assert str(transfer.policy_dir("p", "reasoning", 1)) == "/d/checkpoints/policies/miniature/p__reasoning__seed1"
+    assert load_config("miniature_transfer").eval.score_on == "policy_test"
+
+    kl_cfg = load_config("miniature_kl")
+    assert shared_checkpoint_conflicts(dataclasses.replace(kl_cfg, policy_checkpoints_of="miniature"), mini, mini) == [
+        "policy_checkpoints_of='miniature': `policy` differs beyond its seeds"]
+    other_data = dataclasses.replace(mini, name="x", data=dataclasses.replace(mini.data, n_rl_prompts=8),
+                                     judge_checkpoints_of="miniature")
+    assert shared_checkpoint_conflicts(other_data, mini, None) == ["judge_checkpoints_of='miniature': `data` differs"]
+    monkeypatch.setitem(studies.CONFIGS, "bad_share", lambda: other_data)
+    with pytest.raises(ValueError, match="`data` differs"):
+        load_config("bad_share")
+    monkeypatch.setitem(studies.CONFIGS, "no_such_share", lambda: dataclasses.replace(mini, judge_checkpoints_of="nope"))
+    with pytest.raises(ValueError, match="unknown study"):
+        load_config("no_such_share")
