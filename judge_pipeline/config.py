@@ -316,10 +316,10 @@ def load_config(name: str | None = None) -> StudyConfig:
     if name not in CONFIGS:
         raise ValueError(f"JUDGE_PIPELINE_CONFIG={name!r} is not one of {sorted(CONFIGS)}")
     cfg = CONFIGS[name]()
-    shared = {n: CONFIGS[n]() if n in CONFIGS else None for n in (cfg.judge_checkpoints_of, cfg.policy_checkpoints_of) if n}
-    unknown = [n for n, c in shared.items() if c is None]
+    judges_of, policies_of = cfg.judge_checkpoints_of, cfg.policy_checkpoints_of
+    unknown = sorted({judges_of, policies_of} - {None} - set(CONFIGS))
     problems = [f"shares the checkpoints of unknown study {unknown}"] if unknown else shared_checkpoint_conflicts(
-        cfg, shared.get(cfg.judge_checkpoints_of), shared.get(cfg.policy_checkpoints_of))
+        cfg, judges_of and CONFIGS[judges_of](), policies_of and CONFIGS[policies_of]())
     if problems:
         raise ValueError(f"config {name!r}: " + "; ".join(problems))
     extra = [f for f in os.environ.get("JUDGE_PIPELINE_PREFERENCE_FILES", "").split(os.pathsep) if f]

@@ -13,6 +13,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AutomationCondition, MetadataValue, asset
 
 from judge_pipeline import schemas
+from judge_pipeline.assets.evaluation import scored_prompts
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.metrics.curves import RUN, fits_table, overoptimization_table, pattern_prevalence
 from judge_pipeline.plots import markdown_image, overoptimization_plot, run_summary_plot
@@ -73,13 +74,12 @@ def overoptimization_fits(context: AssetExecutionContext, tracker: TrackerResour
 
 
 @asset(group_name="analysis", automation_condition=AutomationCondition.eager())
-def hacking_patterns(context: AssetExecutionContext, tracker: TrackerResource, checkpoint_scores: pl.DataFrame,
-                     policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
+def hacking_patterns(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
+                     checkpoint_scores: pl.DataFrame, policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
     """Share of each checkpoint's answers with each adversarial pattern (fake refusal, end marker,
     self-assessment, fabricated policy, master-key opening, repetition, the judge's verdict format),
     beside the proxy-gold gap."""
-    prompts = pl.concat([policy_test_prompts.select("prompt_id", "prompt"), rl_prompts.select("prompt_id", "prompt")]).unique("prompt_id")
-    table = pattern_prevalence(checkpoint_scores, prompts)
+    table = pattern_prevalence(checkpoint_scores, scored_prompts(study.cfg, policy_test_prompts, rl_prompts))
     _log(tracker, "hacking_patterns", table)
     context.add_output_metadata({"prevalence": md_table(table, max_rows=50)})
     return table
