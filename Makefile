@@ -63,4 +63,4 @@ bench: setup
 	$(BIN)/python -W ignore bench/rerun_cost.py
 
 clean:
-	rm -rf data/judgments.duckdb* data/warehouse.duckdb* data/checkpoints data/runs data/wandb data/dagster
+	rm -rf data/judgments data/judgments.duckdb* data/warehouse.duckdb* data/checkpoints data/runs data/wandb data/dagster

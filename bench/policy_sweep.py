@@ -60,7 +60,7 @@ def main() -> None:
         con.close()
     rl = rl[: args.rl_prompts] if args.rl_prompts else rl
     test = rl if args.eval_on_train else test
-    store = JudgmentStore(Path(args.data) / "judgments.duckdb")
+    store = JudgmentStore(Path(args.data) / "judgments")
     pcfg = dataclasses.replace(
         cfg.policy, learning_rate=args.lr, max_steps=args.steps, save_every=args.every,
         train_top_layers=None if args.top_layers == "all" else int(args.top_layers),

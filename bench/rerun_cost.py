@@ -53,12 +53,11 @@ def main() -> int:
     # Forget the evaluation's verdicts and generations, so run 1 pays for them, run 2 finds them.
     from judge_pipeline.store import JudgmentStore
 
-    store = JudgmentStore(DATA_DIR / "judgments.duckdb")
-    with store.connect() as con:
-        con.execute("DELETE FROM judgments WHERE judge_name NOT LIKE 'gold:%' OR key IN "
-                    "(SELECT key FROM judgment_uses WHERE context = 'checkpoint_scores')")
-        con.execute("DELETE FROM judgment_uses")
-        con.execute("DELETE FROM generations WHERE model LIKE '%/checkpoints/policies/%'")
+    store = JudgmentStore(DATA_DIR / "judgments")
+    used = "key IN (SELECT key FROM judgment_uses WHERE context = 'checkpoint_scores')"
+    store.forget("judgments", f"judge_name NOT LIKE 'gold:%' OR {used}")
+    store.forget("judgment_uses", "TRUE")
+    store.forget("generations", "model LIKE '%/checkpoints/policies/%'")
     first = evaluate_once(instance, resources)
     second = evaluate_once(instance, resources)
     print("\n| evaluation run | model calls | wall time (s) |\n|---|---:|---:|")

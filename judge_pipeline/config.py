@@ -329,8 +329,8 @@ def load_config(name: str | None = None) -> StudyConfig:
 
 
 def store_path() -> Path:
-    """The DuckDB judgment store (every verdict and every generation)."""
-    return DATA_DIR / "judgments.duckdb"
+    """The judgment store's folder (every verdict and every generation, as Parquet shards; see store/)."""
+    return DATA_DIR / "judgments"
 
 
 def warehouse_path() -> Path:

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"""
 Results:
   UI:            make ui   (dagster dev on http://127.0.0.1:3000; every materialisation, with plots)
-  Judgments:     {DATA_DIR / 'judgments.duckdb'}   e.g. duckdb {DATA_DIR / 'judgments.duckdb'} "SELECT * FROM judge_vs_gold LIMIT 5"
+  Judgments:     {DATA_DIR / 'judgments'}   e.g. duckdb -readonly {DATA_DIR / 'judgments' / 'catalog.duckdb'} "SELECT * FROM judge_vs_gold LIMIT 5"
   Asset tables:  {DATA_DIR / 'warehouse.duckdb'} (schema {cfg.name})
   Plots:         {DATA_DIR / 'runs' / cfg.name / 'plots'}
   W&B (offline): {DATA_DIR / 'wandb'}   upload later with: wandb sync {DATA_DIR / 'wandb'}/wandb/offline-run-*""")

@@ -35,7 +35,7 @@ class StudyResource(ConfigurableResource):
         return Path(self.data_dir)
 
     def store(self) -> JudgmentStore:
-        return JudgmentStore(self.root / "judgments.duckdb")
+        return JudgmentStore(self.root / "judgments", study=self.config_name)
 
     @property
     def judges_root(self) -> Path:

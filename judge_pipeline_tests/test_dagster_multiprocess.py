@@ -35,12 +35,12 @@ def build_job():
 
 
 def test_parallel_assets_share_the_store(tmp_path):
-    os.environ["JP_TEST_STORE"] = str(tmp_path / "store.duckdb")
+    os.environ["JP_TEST_STORE"] = str(tmp_path / "store")
     with instance_for_test() as instance:
         result = execute_job(reconstructable(build_job), instance=instance,
                              run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}})
         assert result.success
         pids = {e.pid for e in result.all_events if e.is_step_start}
         assert len(pids) == 2  # really two processes
-    store = JudgmentStore(tmp_path / "store.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     assert store.count_judgments() == 2 * N

@@ -69,7 +69,7 @@ def test_every_stage_materialised(study):
 
 def test_judge_training_changed_the_judge(study):
     _, data_dir, _ = study
-    store = JudgmentStore(os.path.join(data_dir, "judgments.duckdb"))
+    store = JudgmentStore(os.path.join(data_dir, "judgments"))
     both = store.query("""
         SELECT a.expected_score AS trained, b.expected_score AS untuned
         FROM judgments a JOIN judgments b USING (prompt_hash, response_hash)
@@ -80,14 +80,14 @@ def test_judge_training_changed_the_judge(study):
 
 def test_store_answers_judge_vs_gold_in_sql(study):
     _, data_dir, _ = study
-    df = JudgmentStore(os.path.join(data_dir, "judgments.duckdb")).query(
+    df = JudgmentStore(os.path.join(data_dir, "judgments")).query(
         "SELECT judge_name, count(*) AS n FROM judge_vs_gold GROUP BY judge_name")
     assert "nonreasoning" in df["judge_name"].to_list()
 
 
 def test_rematerialising_evaluation_makes_zero_model_calls(study):
     instance, data_dir, _ = study
-    store = JudgmentStore(os.path.join(data_dir, "judgments.duckdb"))
+    store = JudgmentStore(os.path.join(data_dir, "judgments"))
     before = store.count_judgments()
     result = materialize([*all_assets, *ALL_CHECKS], selection=[AssetKey("checkpoint_scores")],
                          partition_key="nonreasoning|smollm2-135m", instance=instance,

@@ -52,7 +52,7 @@ def test_sequence_kl_reads_the_distribution_before_each_completion_token(models)
 
 def test_kl_through_store_is_zero_for_the_initial_policy_and_computed_once(models, tmp_path):
     base, other = models
-    store = JudgmentStore(tmp_path / "store.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     zeros, stats = kl_through_store(str(base), str(base), PROMPTS, store, max_new_tokens=6)
     assert zeros == [0.0, 0.0] and stats.computed == 0
     kls, stats = kl_through_store(str(other), str(base), PROMPTS, store, max_new_tokens=6, samples=2, progress=False)
@@ -71,7 +71,7 @@ def test_a_lazy_backend_loads_the_model_once_and_only_for_missing_answers(models
     loads = []
     real = generation.TransformersBackend
     monkeypatch.setattr(generation, "TransformersBackend", lambda *a, **kw: loads.append(a) or real(*a, **kw))
-    store, backend = JudgmentStore(tmp_path / "store.duckdb"), generation.LazyBackend(str(base))
+    store, backend = JudgmentStore(tmp_path / "store"), generation.LazyBackend(str(base))
     for sample in range(3):  # a best-of-n pool, sample by sample
         generation.generate_through_store(str(base), PROMPTS, store, 4, temperature=1.0, sample_index=sample,
                                           backend=backend, progress=False)

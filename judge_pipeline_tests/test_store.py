@@ -20,7 +20,7 @@ ITEMS = [(f"prompt {i}", "response " + "x" * i) for i in range(20)]
 
 @pytest.fixture
 def store(tmp_path):
-    return JudgmentStore(tmp_path / "j.duckdb")
+    return JudgmentStore(tmp_path / "store")
 
 
 def test_second_run_makes_zero_calls(store):
@@ -85,7 +85,7 @@ def _writer(path: str, tag: str, n: int, batch: int) -> None:
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.duckdb")
+    path = str(tmp_path / "shared")
     JudgmentStore(path).count_judgments()  # create the schema
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(path, tag, 150, 3)) for tag in ("left", "right")]
@@ -110,7 +110,7 @@ judge_through_store(CountingJudge(delay_s=0.3), items, JudgmentStore(sys.argv[1]
 
 
 def test_killed_run_keeps_finished_batches_and_resumes(tmp_path):
-    path = tmp_path / "kill.duckdb"
+    path = tmp_path / "kill"
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)], env={**os.environ, "PYTHONPATH": os.getcwd()})
     store = JudgmentStore(path)
     deadline = time.time() + 60

@@ -115,8 +115,8 @@ def judge_disagreement(context: AssetExecutionContext, study: StudyResource) -> 
     """Per judge: agreement with gold over every sample in the store (SQL view `judge_vs_gold`),
     and the samples where judge and gold disagree most."""
     store = study.store()
-    summary = store.query("disagreement_summary")
-    top = store.query("top_disagreements", limit=10)
+    summary = store.query("disagreement_summary", study=study.config_name)
+    top = store.query("top_disagreements", study=study.config_name, limit=10)
     context.add_output_metadata({"summary": md_table(summary), "largest_disagreements": md_table(top),
-                                 "sql": MetadataValue.md("```sql\nSELECT * FROM judge_vs_gold ORDER BY abs(gap) DESC;\n```")})
+                                 "sql": MetadataValue.md(f"```sql\nSELECT * FROM judge_vs_gold WHERE study = '{study.config_name}' ORDER BY abs(gap) DESC;\n```")})
     return summary

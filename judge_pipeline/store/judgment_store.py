@@ -1,33 +1,66 @@
-"""The judgment store, read top to bottom: connect (with retry), look up, insert.
+"""The judgment store, read top to bottom: a folder of append-only Parquet shards, DuckDB views over them.
 
-One DuckDB file holds every verdict of every judge (`judgments`), every generated response
-(`generations`), KL estimates of policy checkpoints (`kl_estimates`), the judges themselves
-(`judges`) and where verdicts were used (`judgment_uses`).
-Rows are keyed by a content hash (see `keys.py`), so a caller asks which keys are *missing*,
-computes only those, and inserts them. Inserts are ``INSERT OR IGNORE``: two processes that compute
-the same verdict both succeed and the store keeps one row.
+Every verdict of every judge (`judgments`), every generated response (`generations`), KL estimates of
+policy checkpoints (`kl_estimates`), the judges (`judges`), which judges each study used
+(`study_judges`) and where verdicts were used (`judgment_uses`). Rows are keyed by a content hash
+(`keys.py`): a caller asks which keys are *missing*, computes only those, and puts them. A put never
+adds a row whose id the store already has (``INSERT OR IGNORE``), so a re-run makes 0 model calls.
 
-Concurrency: DuckDB lets one process at a time open a file for writing, and a second process fails
-at once with "Could not set lock on file". Every operation here therefore opens a connection, runs one
-short transaction and closes it, retrying with jittered back-off while another process holds the
-lock. Callers write in small batches, so a run killed mid-way keeps every batch committed before the
-kill (DuckDB's write-ahead log makes each commit durable).
+Layout (``root`` is e.g. ``data/judgments/``)::
+
+    root/<table>/_schema.parquet                 zero rows: the table's columns (so an empty table reads)
+    root/<table>/<writer>/part-<n>.parquet       a put's rows; <writer> = host-pid-random, one per process
+    root/<table>/compacted-<id>/part-0.parquet   many shards merged into one (compact())
+    root/<table>/.publish.lock                   held by a writer for the milliseconds of a publish
+    root/catalog.duckdb                          views only (no data) for `duckdb -readonly` sessions
+
+Why shards (and not one DuckDB file): DuckDB lets a file be written only while no other process has it
+open, so a notebook or a ``duckdb`` CLI left open on a single-file store stopped every run. Here:
+
+* **Readers never block anyone.** A shard is written under a temporary name and published by an
+  atomic rename; readers (this class, the catalog, any DuckDB/polars session) see whole shards or none.
+  Nothing a reader holds is ever written again.
+* **Writers do not wait for readers**, and processes on other machines write shards into their own
+  folders under the same root (a shared filesystem), or anywhere and are merged by copying the folder in.
+* **No duplicates.** Before publishing, a writer takes the table's publish lock (``flock``, held for the
+  check and the rename only), drops the rows whose id the store already has, and renames. Two
+  processes computing the same verdict therefore keep one row. Where ``flock`` is not available
+  (some network filesystems) writers publish without it, and ``compact()`` removes the duplicates such
+  writers can leave (the earliest row of an id is kept); ``duplicates()`` counts them.
+* **Lookups stay fast at 10M rows**: every row carries its id's first 128 bits as two integers
+  (``k1``, ``k2``) and lookups join on them (see ``bench/store_scale.py``). A false match would need
+  two sha256 digests equal in their first 128 bits.
+* **Killed writers lose nothing committed**: a put is published before ``put_*`` returns; a process
+  killed mid-put leaves a ``.tmp-*.partial`` file that readers ignore and ``compact()`` deletes.
+
+Shards accumulate (one per put); when a table has more than ``compact_every`` of them, the writer that
+notices merges them (``maybe_compact``). A reader can see a merged shard and its inputs together for
+the milliseconds between the merged shard's rename and the inputs' deletion.
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
+import fcntl
+import hashlib
+import logging
+import os
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
+
+from judge_pipeline.store.keys import text_hash
+
+log = logging.getLogger(__name__)
 
 JUDGMENT_SCHEMA: dict[str, pl.DataType] = {
     "key": pl.String, "judge_name": pl.String, "fingerprint": pl.String, "template_version": pl.String,
@@ -47,16 +80,36 @@ KL_SCHEMA: dict[str, pl.DataType] = {
     "prompt": pl.String, "sample_index": pl.Int32, "kl": pl.Float64, "tokens": pl.Int32, "run_id": pl.String,
 }
 USE_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String, "context": pl.String, "partition_key": pl.String, "step": pl.Int32, "item_id": pl.String,
+    "key": pl.String, "context": pl.String, "study": pl.String, "partition_key": pl.String, "step": pl.Int32,
+    "item_id": pl.String,
 }
 JUDGE_SCHEMA: dict[str, pl.DataType] = {
     "judge_name": pl.String, "fingerprint": pl.String, "role": pl.String, "model": pl.String,
     "checkpoint_hash": pl.String, "template_version": pl.String, "kind": pl.String,
 }
+STUDY_JUDGE_SCHEMA: dict[str, pl.DataType] = {
+    "study": pl.String, "judge_name": pl.String, "fingerprint": pl.String, "role": pl.String, "kind": pl.String,
+    "writer": pl.String,
+}
+
+#: Per table: its columns and the function giving a row's id (the primary key, as one string).
+TABLES: dict[str, tuple[dict[str, pl.DataType], Callable[[dict], str]]] = {
+    "judgments": (JUDGMENT_SCHEMA, lambda r: r["key"]),
+    "generations": (GENERATION_SCHEMA, lambda r: r["key"]),
+    "kl_estimates": (KL_SCHEMA, lambda r: r["key"]),
+    "judges": (JUDGE_SCHEMA, lambda r: text_hash(r["fingerprint"])),
+    "judgment_uses": (USE_SCHEMA, lambda r: text_hash(r["key"], r["context"], r["study"], r["partition_key"],
+                                                       str(r["step"]), r["item_id"])),
+    "study_judges": (STUDY_JUDGE_SCHEMA, lambda r: text_hash(r["study"], r["judge_name"], r["fingerprint"], r["writer"])),
+}
 
 
 class StoreLockTimeout(RuntimeError):
-    """Another process held the store's write lock for longer than the timeout."""
+    """Another writer held a table's publish lock for longer than the timeout (a publish takes milliseconds)."""
+
+
+class StoreRowError(ValueError):
+    """Rows that do not fit a table (a missing required column, a wrong type); the message names the table."""
 
 
 def _read_sql(name: str) -> str:
@@ -73,137 +126,375 @@ def _named_queries() -> dict[str, str]:
 QUERIES = _named_queries()
 
 
-def _is_lock_error(exc: Exception) -> bool:
-    msg = str(exc).lower()
-    return "lock" in msg and ("could not set" in msg or "conflicting" in msg or "lock on file" in msg)
+def id_bits(ids: Sequence[str]) -> tuple[list[int], list[int]]:
+    """(k1, k2): the first and second 64 bits of each hex id (sha256 hex digests)."""
+    return [int(i[:16], 16) for i in ids], [int(i[16:32], 16) for i in ids]
+
+
+def _is_hex_id(s: object) -> bool:
+    return isinstance(s, str) and len(s) >= 32 and all(c in "0123456789abcdef" for c in s[:32])
+
+
+def _relation_sql(root: Path, table: str) -> str:
+    glob = str(root / table / "**" / "*.parquet").replace("'", "''")
+    return f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
+
+
+def view_statements(root: Path) -> list[str]:
+    """Statements that define every table as a view over its shards, then the study's views (views.sql)."""
+    base = [f"CREATE OR REPLACE VIEW {t} AS {_relation_sql(root, t)};" for t in TABLES]
+    return base + [_read_sql("views.sql")]
 
 
 class JudgmentStore:
-    """Content-keyed store of verdicts and generations in one DuckDB file.
+    """Content-keyed store of verdicts, generations and KL estimates: Parquet shards under ``root``.
 
     Parameters
     ----------
-    path: the DuckDB file (created with its schema on first use).
-    lock_timeout_s: how long to wait for another process's write lock before giving up.
+    root: the store's folder (created with its layout on first use).
+    study: the study this process works for; recorded with every use and judge registration, so the
+        views answer one study's questions although studies share a store.
+    compact_every: merge a table's shards once it has more than this many (0: never automatically).
+    lock_timeout_s: how long a writer waits for another writer's publish (milliseconds normally).
     """
 
-    _initialised: set[str] = set()
-    _init_lock = threading.Lock()
-
-    def __init__(self, path: str | Path, lock_timeout_s: float = 600.0):
-        self.path = Path(path)
+    def __init__(self, root: str | Path, study: str | None = None, compact_every: int = 256,
+                 lock_timeout_s: float = 120.0):
+        self.root = Path(root)
+        if self.root.suffix == ".duckdb" and self.root.is_file():
+            raise ValueError(f"{self.root} is a single-file store of an earlier version: import it with "
+                             f"`python -m judge_pipeline.store migrate {self.root} {self.root.with_suffix('')}`")
+        self.study = study
+        self.compact_every = compact_every
         self.lock_timeout_s = lock_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._reader: duckdb.DuckDBPyConnection | None = None
+        self._stage: duckdb.DuckDBPyConnection | None = None
+        self._no_flock_warned = False
+        self._ensure_layout()
 
-    # ---------------------------------------------------------------- connection
+    # ---------------------------------------------------------------- layout
+    def _ensure_layout(self) -> None:
+        """Table folders with their ``_schema.parquet``, and the catalog; both rewritten only when they change."""
+        schema_sql = _read_sql("schema.sql")
+        con = duckdb.connect()
+        con.execute(schema_sql)
+        for t in TABLES:
+            folder = self.root / t
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / "_schema.parquet"
+            signature = hashlib.sha256(schema_sql.encode()).hexdigest()[:16]
+            sig_file = folder / ".schema.sig"
+            if target.exists() and sig_file.exists() and sig_file.read_text() == signature:
+                continue
+            tmp = folder / f".tmp-{uuid.uuid4().hex}"
+            con.execute(f"COPY (SELECT * FROM {t} LIMIT 0) TO '{tmp}' (FORMAT parquet)")
+            os.replace(tmp, target)
+            sig_file.write_text(signature)
+        con.close()
+        self._write_catalog()
+
+    def _write_catalog(self) -> None:
+        """``catalog.duckdb``: the views, with this root's absolute paths, for ``duckdb -readonly`` sessions."""
+        statements = view_statements(self.root.resolve())
+        signature = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+        catalog, sig_file = self.root / "catalog.duckdb", self.root / ".catalog.sig"
+        if catalog.exists() and sig_file.exists() and sig_file.read_text() == signature:
+            return
+        tmp = self.root / f".tmp-catalog-{uuid.uuid4().hex}.duckdb"
+        con = duckdb.connect(str(tmp))
+        for s in statements:
+            con.execute(s)
+        con.close()
+        os.replace(tmp, catalog)  # a session holding the old catalog keeps reading it; new sessions get this one
+        sig_file.write_text(signature)
+
+    # ---------------------------------------------------------------- reading
+    def _reader_con(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._reader is None:
+                con = duckdb.connect()
+                con.execute("SET parquet_metadata_cache = true")  # shards never change once published
+                for s in view_statements(self.root):
+                    con.execute(s)
+                self._reader = con
+            return self._reader.cursor()
+
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived read-write connection, opened with retry while another process holds the lock."""
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.02
-        while True:
-            try:
-                con = duckdb.connect(str(self.path))
-                break
-            except duckdb.Error as exc:  # IOException on a held lock
-                if not _is_lock_error(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreLockTimeout(
-                        f"could not lock {self.path} for {self.lock_timeout_s:.0f}s: another process holds it"
-                    ) from exc
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.5)
+        """A read connection with every table and view (in memory: it locks no file)."""
+        con = self._reader_con()
         try:
-            self._ensure_schema(con)
             yield con
         finally:
             con.close()
 
-    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        key = str(self.path.resolve())
-        if key in self._initialised:
-            return
-        with self._init_lock:
-            con.execute(_read_sql("schema.sql"))
-            con.execute(_read_sql("views.sql"))
-            self._initialised.add(key)
+    def _run(self, sql: str, params: Any = None, **relations: Any) -> pl.DataFrame:
+        """Run ``sql`` with polars frames registered as ``relations``; retried if a shard vanished under a merge."""
+        for attempt in range(5):
+            con = self._reader_con()
+            try:
+                for name, df in relations.items():
+                    con.register(name, df)
+                return con.execute(sql, params).pl()
+            except duckdb.IOException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # a compaction deleted a shard between glob and read
+            finally:
+                con.close()
+        raise AssertionError("unreachable")
 
-    # ---------------------------------------------------------------- generic helpers
-    def _missing(self, query: str, keys: Sequence[str]) -> list[str]:
+    @staticmethod
+    def _wanted(keys: Sequence[str]) -> pl.DataFrame:
+        keys = list(dict.fromkeys(keys))
+        k1, k2 = id_bits(keys)
+        return pl.DataFrame({"key": keys, "k1": k1, "k2": k2}, schema={"key": pl.String, "k1": pl.UInt64, "k2": pl.UInt64})
+
+    def _missing(self, table: str, keys: Sequence[str]) -> list[str]:
         if not keys:
             return []
-        wanted = pl.DataFrame({"key": list(dict.fromkeys(keys))}, schema={"key": pl.String})  # noqa: F841
-        with self.connect() as con:
-            missing = {r[0] for r in con.execute(QUERIES[query]).fetchall()}
+        missing = set(self._run(QUERIES["missing"].format(table=table), wanted=self._wanted(keys))["key"].to_list())
         return [k for k in dict.fromkeys(keys) if k in missing]
 
-    def _fetch(self, query: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _fetch(self, table: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
-        wanted = pl.DataFrame({"key": list(dict.fromkeys(keys))}, schema={"key": pl.String})  # noqa: F841
-        with self.connect() as con:
-            df = con.execute(QUERIES[query]).pl()
-        return {r["key"]: r for r in df.iter_rows(named=True)}
+        df = self._run(QUERIES["fetch"].format(table=table), wanted=self._wanted(keys))
+        out: dict[str, dict[str, Any]] = {}
+        for r in df.iter_rows(named=True):  # ordered by created_at: a duplicate's earliest row wins
+            out.setdefault(r["key"], r)
+        return out
 
-    def _insert(self, query: str, rows: Sequence[dict[str, Any]], schema: dict[str, pl.DataType]) -> int:
+    # ---------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def _publish_lock(self, table: str) -> Iterator[None]:
+        """The table's publish lock: writers only, for the check-and-rename of one shard."""
+        f = open(self.root / table / ".publish.lock", "a+")
+        try:
+            deadline = time.monotonic() + self.lock_timeout_s
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreLockTimeout(f"{table}: another writer held the publish lock for {self.lock_timeout_s:.0f}s")
+                    time.sleep(0.005)
+                except OSError as exc:  # ENOLCK / EOPNOTSUPP on some network filesystems
+                    if not self._no_flock_warned:
+                        log.warning("no file locks under %s (%s): publishing without; compact() removes duplicates",
+                                    self.root, exc)
+                        self._no_flock_warned = True
+                    break
+            yield
+        finally:
+            f.close()  # closing releases the lock
+
+    def _stage_con(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._stage is None:
+                self._stage = duckdb.connect()
+                self._stage.execute(_read_sql("schema.sql"))
+            return self._stage.cursor()
+
+    def _put(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Publish ``rows`` as one shard, leaving out ids the store (or the batch) already has; returns rows added."""
         if not rows:
             return 0
-        rows = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)  # noqa: F841
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            con.execute(QUERIES[query])
-            con.execute("COMMIT")
-        return len(rows)
+        schema, row_id = TABLES[table]
+        try:
+            ids = [row_id(r) for r in rows]
+        except KeyError as exc:
+            raise StoreRowError(f"{table}: a row lacks column {exc}") from exc
+        k1, k2 = id_bits(ids)
+        frame = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema).with_columns(
+            pl.Series("k1", k1, dtype=pl.UInt64), pl.Series("k2", k2, dtype=pl.UInt64))
+        folder = self.root / table / self.writer
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._seq += 1
+            name = f"part-{self._seq:06d}-{uuid.uuid4().hex[:6]}.parquet"
+        tmp = folder / f".tmp-{name}.partial"  # not *.parquet: readers' globs never see it
+        con = self._stage_con()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("new_rows", frame)
+            try:
+                con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM new_rows")
+            except duckdb.ConstraintException as exc:
+                raise StoreRowError(f"{table}: {exc}") from exc
+            with self._publish_lock(table):
+                present = self._run(QUERIES["present_ids"].format(table=table),
+                                    wanted=pl.DataFrame({"k1": k1, "k2": k2}, schema={"k1": pl.UInt64, "k2": pl.UInt64}))
+                if len(present):
+                    con.register("present", present)
+                    con.execute(f"DELETE FROM {table} t USING present p WHERE t.k1 = p.k1 AND t.k2 = p.k2")
+                added = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                if added:
+                    con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+                    os.replace(tmp, folder / name)  # published: visible to every reader from now on
+        finally:
+            con.execute("ROLLBACK")  # the staging table is emptied: it only ever holds one put
+            con.close()
+            if tmp.exists():
+                tmp.unlink()
+        if self.compact_every:
+            self.maybe_compact(table)
+        return int(added)
+
+    # ---------------------------------------------------------------- compaction
+    def shards(self, table: str) -> list[Path]:
+        return sorted(p for p in (self.root / table).glob("*/*.parquet"))
+
+    def maybe_compact(self, table: str) -> bool:
+        """Merge ``table``'s shards if there are more than ``compact_every``; False if not needed or already running."""
+        if len(self.shards(table)) <= self.compact_every:
+            return False
+        return self.compact(table, wait=False) is not None
+
+    def compact(self, table: str | None = None, wait: bool = True) -> dict[str, int] | None:
+        """Merge each table's shards into one, keeping the earliest row of each id; delete leftover temp files.
+
+        Returns {table: rows kept}, or None when ``wait`` is False and another process is compacting.
+        Writers go on publishing meanwhile; the merged shard replaces its inputs in one publish.
+        """
+        lock = open(self.root / ".compact.lock", "a+")
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return None
+            out = {}
+            for t in [table] if table else list(TABLES):
+                out[t] = self._compact_table(t)
+            return out
+        finally:
+            lock.close()
+
+    def forget(self, table: str, where: str) -> int:
+        """Remove the rows of ``table`` that match the SQL condition ``where`` (e.g. one judge's verdicts, so they
+        are computed again); returns rows removed. Like compact(), readers are never blocked."""
+        before = int(self._run(f"SELECT count(*) AS n FROM {table}")["n"][0])
+        lock = open(self.root / ".compact.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            kept = self._compact_table(table, drop_where=where, force=True)
+        finally:
+            lock.close()
+        return before - kept
+
+    def _compact_table(self, table: str, drop_where: str | None = None, force: bool = False) -> int:
+        now = time.time()
+        for tmp in (self.root / table).glob("*/.tmp-*"):
+            if now - tmp.stat().st_mtime > 3600:  # a writer killed mid-put an hour ago or more
+                tmp.unlink(missing_ok=True)
+        inputs = self.shards(table)
+        if len(inputs) <= 1 and not force:
+            return sum(pq_rows(p) for p in inputs)
+        folder = self.root / table / f"compacted-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        tmp, target = folder / ".tmp-part-000000.partial", folder / "part-000000.parquet"
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in [self.root / table / "_schema.parquet", *inputs])
+        con = self._reader_con()  # with the views: ``drop_where`` may refer to other tables
+        con.execute(f"""COPY (SELECT * FROM read_parquet([{files}], union_by_name = true, hive_partitioning = false)
+                              WHERE NOT coalesce(({drop_where or 'FALSE'}), FALSE)
+                              QUALIFY row_number() OVER (PARTITION BY k1, k2 ORDER BY created_at) = 1
+                              ORDER BY k1, k2)
+                        TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)""")
+        kept = con.execute(f"SELECT count(*) FROM '{tmp}'").fetchone()[0]
+        con.close()
+        with self._publish_lock(table):
+            os.replace(tmp, target)
+            for p in inputs:
+                p.unlink(missing_ok=True)
+        for d in (self.root / table).iterdir():  # folders left empty by the merge (not the folder of a live writer)
+            if d.is_dir() and d != folder and not any(d.iterdir()) and now - d.stat().st_mtime > 3600:
+                d.rmdir()
+        return int(kept)
+
+    def duplicates(self, table: str = "judgments") -> int:
+        """Rows whose id another row of ``table`` already has (0 unless writers published without locks)."""
+        return int(self._run(QUERIES["duplicates"].format(table=table))["n"][0])
 
     # ---------------------------------------------------------------- judges
     def register_judge(self, **info: Any) -> None:
-        """Record a judge (name, fingerprint, role, model, checkpoint_hash, template_version, kind)."""
-        self._insert("register_judge", [info], JUDGE_SCHEMA)
+        """Record a judge (name, fingerprint, role, model, checkpoint_hash, template_version, kind), and that this
+        process's study uses it."""
+        self._put("judges", [info])
+        if self.study:
+            self._put("study_judges", [{"study": self.study, "judge_name": info["judge_name"], "fingerprint": info["fingerprint"],
+                                        "role": info["role"], "kind": info["kind"], "writer": self.writer}])
 
     # ---------------------------------------------------------------- verdicts
     def missing_judgments(self, keys: Sequence[str]) -> list[str]:
         """The keys among ``keys`` with no stored verdict, in first-seen order."""
-        return self._missing("missing_judgments", keys)
+        return self._missing("judgments", keys)
 
     def fetch_judgments(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Stored verdict rows by key (absent keys are absent)."""
-        return self._fetch("fetch_judgments", keys)
+        return self._fetch("judgments", keys)
 
     def put_judgments(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert verdict rows in one transaction; rows whose key exists are ignored."""
-        return self._insert("insert_judgments", rows, JUDGMENT_SCHEMA)
+        """Publish verdict rows as one shard; rows whose key the store has are left out. Returns rows added."""
+        return self._put("judgments", rows)
 
     def record_uses(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Record where verdicts were used (key, context, partition_key, step, item_id)."""
-        return self._insert("insert_uses", rows, USE_SCHEMA)
+        """Record where verdicts were used (key, context, partition_key, step, item_id; study defaults to the store's)."""
+        return self._put("judgment_uses", [{"study": self.study or "", **r} for r in rows])
 
     # ---------------------------------------------------------------- generations
     def missing_generations(self, keys: Sequence[str]) -> list[str]:
-        return self._missing("missing_generations", keys)
+        return self._missing("generations", keys)
 
     def fetch_generations(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return self._fetch("fetch_generations", keys)
+        return self._fetch("generations", keys)
 
     def put_generations(self, rows: Sequence[dict[str, Any]]) -> int:
-        return self._insert("insert_generations", rows, GENERATION_SCHEMA)
+        return self._put("generations", rows)
 
     # ---------------------------------------------------------------- KL estimates
     def missing_kl(self, keys: Sequence[str]) -> list[str]:
-        return self._missing("missing_kl", keys)
+        return self._missing("kl_estimates", keys)
 
     def fetch_kl(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return self._fetch("fetch_kl", keys)
+        return self._fetch("kl_estimates", keys)
 
     def put_kl(self, rows: Sequence[dict[str, Any]]) -> int:
-        return self._insert("insert_kl", rows, KL_SCHEMA)
+        return self._put("kl_estimates", rows)
 
     # ---------------------------------------------------------------- queries
     def query(self, sql_or_name: str, **params: Any) -> pl.DataFrame:
-        """Run a named query from ``queries.sql`` (or raw SQL) and return a polars DataFrame."""
+        """Run a named query from ``queries.sql`` (or raw SQL) over the tables and views; a polars DataFrame."""
         sql = QUERIES.get(sql_or_name, sql_or_name)
-        with self.connect() as con:
-            return con.execute(sql, params or None).pl()
+        return self._run(sql, params or None)
 
     def count_judgments(self) -> int:
         return int(self.query("count_judgments")["n"][0])
+
+
+def pq_rows(path: Path) -> int:
+    """Rows in one Parquet file (from its footer)."""
+    return int(duckdb.sql(f"SELECT sum(row_group_num_rows) FROM (SELECT DISTINCT row_group_id, row_group_num_rows "
+                          f"FROM parquet_metadata('{path}'))").fetchone()[0] or 0)
+
+
+def migrate_from_duckdb(old: str | Path, root: str | Path) -> dict[str, int]:
+    """Copy a single-file store of an earlier version (``judgments.duckdb``) into a shard store at ``root``.
+
+    Uses without a study get study ''; ``study_judges`` starts empty. Returns {table: rows copied}.
+    """
+    store = JudgmentStore(root, compact_every=0)
+    src = duckdb.connect(str(old), read_only=True)
+    copied = {}
+    for table, (schema, _) in TABLES.items():
+        if not src.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]:
+            continue
+        df = src.execute(f"SELECT * FROM {table}").pl()
+        rows = [{**{c: None for c in schema}, "study": "", **r} for r in df.iter_rows(named=True)]
+        copied[table] = sum(store._put(table, rows[i:i + 100_000]) for i in range(0, len(rows), 100_000))
+    src.close()
+    store.compact()
+    return copied

@@ -1,7 +1,14 @@
--- The judgment store: every verdict of every judge, and every generated response, keyed by content.
--- Applied idempotently at every connection (CREATE ... IF NOT EXISTS).
+-- The judgment store's tables: every verdict of every judge, and every generated response, keyed by content.
+-- The store keeps each table as a folder of append-only Parquet shards (judgment_store.py); these
+-- definitions give the shards their column types, defaults and NOT NULL checks (rows are staged into
+-- them in memory before a shard is written) and document every column.
+-- Every table has k1, k2: the first 128 bits of the row's id (the key, or a hash of the primary key's
+-- columns) as two integers, which lookups and de-duplication join on (four times less to read than the
+-- 64-character key).
 
 CREATE TABLE IF NOT EXISTS judges (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
     judge_name        VARCHAR NOT NULL,      -- e.g. 'gold:rules-v1', 'nonreasoning'
     fingerprint       VARCHAR PRIMARY KEY,   -- sha256(model + checkpoint hash + template version)
     role              VARCHAR NOT NULL,      -- 'gold' | 'training' | 'external'
@@ -13,6 +20,8 @@ CREATE TABLE IF NOT EXISTS judges (
 );
 
 CREATE TABLE IF NOT EXISTS judgments (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
     key               VARCHAR PRIMARY KEY,   -- sha256 of fingerprint, decoding, kind, prompt, responses in order
     judge_name        VARCHAR NOT NULL,
     fingerprint       VARCHAR NOT NULL,
@@ -40,10 +49,9 @@ CREATE TABLE IF NOT EXISTS judgments (
     created_at        TIMESTAMP DEFAULT current_timestamp
 );
 
--- Stores created before a column existed get it here (NULL for old rows).
-ALTER TABLE judgments ADD COLUMN IF NOT EXISTS reward DOUBLE;
-
 CREATE TABLE IF NOT EXISTS generations (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
     key               VARCHAR PRIMARY KEY,   -- sha256 of model fingerprint, decoding, prompt, sample index
     model             VARCHAR NOT NULL,      -- model name or checkpoint path
     model_fingerprint VARCHAR NOT NULL,
@@ -61,6 +69,8 @@ CREATE TABLE IF NOT EXISTS generations (
 -- KL(policy || reference) per sampled completion: sum over its tokens of the exact next-token KL
 -- (judge_pipeline/policy_kl.py). Keyed like generations, plus the reference model's weights.
 CREATE TABLE IF NOT EXISTS kl_estimates (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
     key                   VARCHAR PRIMARY KEY,   -- sha256 of policy and reference fingerprints, decoding, prompt, sample
     policy_fingerprint    VARCHAR NOT NULL,
     reference_fingerprint VARCHAR NOT NULL,
@@ -75,10 +85,30 @@ CREATE TABLE IF NOT EXISTS kl_estimates (
 
 -- Where a verdict was used: lets SQL slice verdicts by asset, partition and policy step.
 CREATE TABLE IF NOT EXISTS judgment_uses (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
     key               VARCHAR NOT NULL,
     context           VARCHAR NOT NULL,      -- e.g. 'checkpoint_scores'
+    study             VARCHAR NOT NULL,      -- the study (config name) that used it, e.g. 'miniature'
     partition_key     VARCHAR NOT NULL,      -- e.g. 'judge=nonreasoning|policy=smollm2-135m'
     step              INTEGER NOT NULL,      -- policy step (-1 when not applicable)
     item_id           VARCHAR NOT NULL,
-    PRIMARY KEY (key, context, partition_key, step, item_id)
+    created_at        TIMESTAMP DEFAULT current_timestamp,
+    PRIMARY KEY (key, context, study, partition_key, step, item_id)
+);
+
+-- Which judges a study used: one row each time a process of a study registers a judge. A study's
+-- *current* judge of a name is the fingerprint registered last (view current_judges); older
+-- fingerprints stay reachable by name (view judge_history).
+CREATE TABLE IF NOT EXISTS study_judges (
+    k1                UBIGINT NOT NULL,
+    k2                UBIGINT NOT NULL,
+    study             VARCHAR NOT NULL,
+    judge_name        VARCHAR NOT NULL,
+    fingerprint       VARCHAR NOT NULL,
+    role              VARCHAR NOT NULL,
+    kind              VARCHAR NOT NULL,
+    writer            VARCHAR NOT NULL,      -- the process that registered it (host-pid-random)
+    registered_at     TIMESTAMP DEFAULT current_timestamp,
+    PRIMARY KEY (study, judge_name, fingerprint, writer)
 );
