@@ -5,7 +5,8 @@ import json
 import polars as pl
 import pytest
 
-from judge_pipeline.sources.preference_file import PreferenceFileError, load_preference_file
+from judge_pipeline.metrics.pairwise import TIE
+from judge_pipeline.sources.preference_file import PreferenceFileError, annotator_labels, load_preference_file
 
 GOOD = {"prompt": "p", "response_a": "a", "response_b": "b", "label": 1}
 
@@ -38,7 +39,7 @@ def test_bad_line_is_named(tmp_path, bad_line, message):
 
 def test_parquet_rows_are_named(tmp_path):
     path = tmp_path / "prefs.parquet"
-    pl.DataFrame([GOOD, {**GOOD, "label": 0}]).write_parquet(path)
+    pl.DataFrame([GOOD, {**GOOD, "label": 3}]).write_parquet(path)
     with pytest.raises(PreferenceFileError, match=r"prefs.parquet: row 2: label must be 1 or 2"):
         load_preference_file(path)
 
@@ -51,3 +52,20 @@ def test_missing_empty_and_unknown_format(tmp_path):
     (tmp_path / "x.csv").write_text("a,b")
     with pytest.raises(PreferenceFileError, match="unsupported format"):
         load_preference_file(tmp_path / "x.csv")
+
+
+@pytest.mark.parametrize("label", [0, "0", "tie", "TIE", " Tie "])
+def test_ties_load_as_tie(tmp_path, label):
+    rows = load_preference_file(_write(tmp_path, [json.dumps({**GOOD, "label": label}), json.dumps(GOOD)]))
+    assert [r["label"] for r in rows] == [TIE, 1]
+
+
+def test_annotator_ties_are_a_label_and_null_is_unusable(tmp_path):
+    rows = load_preference_file(_write(tmp_path, [json.dumps({**GOOD, "annotator_labels": [1, 0, "tie", None, "2"]})]))
+    assert annotator_labels(rows) == [[1, TIE, TIE, None, 2]]
+
+
+def test_parquet_ties(tmp_path):
+    path = tmp_path / "prefs.parquet"
+    pl.DataFrame([{**GOOD, "label": "tie"}, {**GOOD, "label": "2"}]).write_parquet(path)
+    assert [r["label"] for r in load_preference_file(path)] == [TIE, 2]

@@ -7,6 +7,12 @@ Conventions shared by every function here:
   as ``None``; numpy integers are accepted; anything else (0, 3, True, "1") is a ``ValueError``.
 - Gold labels must be valid (1 or 2); a ``None`` gold label is a ``ValueError``.
 - Sequences that are compared element-wise must have the same length (else ``ValueError``).
+- Ties: a human label may also be :data:`TIE` (0: neither response is better), and a judge that can
+  say so (an external Arena-Hard judge's ``[[A=B]]``) may answer ``TIE``. The 1|2 functions above the
+  "ties" section reject 0; the report splits tie pairs off before calling them and measures them with
+  the tie-aware functions of that section (:func:`order_credit`, :func:`pair_call`, :func:`pointwise_call`,
+  :func:`tie_position_consistency`, :func:`judge_human_alpha`). :func:`human_human_alpha` takes ties
+  as a category of their own.
 - A rate over no units (empty input, or no valid verdicts where only valid ones count) is NaN,
   as in :func:`judge_pipeline.metrics.agreement.invalid_rate` and ``bootstrap_ci``.
 """
@@ -23,19 +29,24 @@ from judge_pipeline.metrics.bootstrap import bootstrap_ci
 
 Label = int | None
 
+#: the label of a tie: neither response is better (a human label, or the verdict of a judge that can say so)
+TIE = 0
 
-def _label(x: object, name: str, i: int, allow_none: bool = True) -> Label:
+
+def _label(x: object, name: str, i: int, allow_none: bool = True, allow_tie: bool = False) -> Label:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         if allow_none:
             return None
         raise ValueError(f"{name}[{i}]: gold label missing (gold labels must be 1 or 2)")
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer, float, np.floating)) or x not in (1, 2):
-        raise ValueError(f"{name}[{i}]: label must be 1, 2 or None (invalid), got {x!r}")
+    allowed = (TIE, 1, 2) if allow_tie else (1, 2)
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer, float, np.floating)) or x not in allowed:
+        what = "1, 2, 0 (tie)" if allow_tie else "1, 2"
+        raise ValueError(f"{name}[{i}]: label must be {what} or None (invalid), got {x!r}")
     return int(x)
 
 
-def _labels(seq: Sequence[object], name: str, allow_none: bool = True) -> list[Label]:
-    return [_label(x, name, i, allow_none) for i, x in enumerate(seq)]
+def _labels(seq: Sequence[object], name: str, allow_none: bool = True, allow_tie: bool = False) -> list[Label]:
+    return [_label(x, name, i, allow_none, allow_tie) for i, x in enumerate(seq)]
 
 
 def _same_length(**seqs: Sequence) -> int:
@@ -185,28 +196,101 @@ def pointwise_to_pair_accuracy(
 # --- human-human agreement --------------------------------------------------------------------
 
 
-def human_human_alpha(annotator_labels: Sequence[Sequence[Label]]) -> float:
-    """Krippendorff's alpha (nominal) among the annotators of each pair.
-
-    ``annotator_labels[i]`` is the list of individual labels for pair i (1, 2, or None for a
-    tie/unusable judgment, which is dropped). Annotators are not matched across pairs: alpha is
-    computed from per-pair value counts (the coincidence matrix), which needs no rater identity.
-    Only pairs with at least two valid labels contribute. Returns NaN when no pair has two valid
-    labels, or when every label is the same value (no expected disagreement, alpha undefined).
-    """
+def _nominal_alpha(units: Sequence[Sequence[int]]) -> float:
+    """Krippendorff's alpha (nominal) from each unit's list of values, via per-unit value counts (the
+    coincidence matrix needs no rater identity). Units with fewer than two values drop out. Only the
+    categories that occur are counted, so a category nobody used (no ties in tie-free data) changes nothing.
+    NaN when no unit has two values or only one category occurs (no expected disagreement)."""
     import krippendorff
 
-    counts = []
-    for i, labels in enumerate(annotator_labels):
-        valid = [x for x in _labels(list(labels), f"annotator_labels[{i}]") if x is not None]
-        if len(valid) >= 2:
-            counts.append([valid.count(1), valid.count(2)])
-    if not counts:
+    units = [list(u) for u in units if len(u) >= 2]
+    categories = sorted({x for u in units for x in u})
+    if not units or len(categories) < 2:
         return float("nan")
-    vc = np.array(counts, dtype=float)
-    if (vc.sum(axis=0) == 0).any():
-        return float("nan")
+    vc = np.array([[u.count(c) for c in categories] for u in units], dtype=float)
     return float(krippendorff.alpha(value_counts=vc, level_of_measurement="nominal"))
+
+
+def human_human_alpha(annotator_labels: Sequence[Sequence[Label]]) -> float:
+    """Krippendorff's alpha (nominal) among the annotators of each pair, ties a category of their own.
+
+    ``annotator_labels[i]`` is the list of individual labels for pair i: 1, 2, :data:`TIE` (0: the
+    annotator judged the two equal) or None (unusable judgment, dropped). Annotators are not matched
+    across pairs: alpha is computed from per-pair value counts (the coincidence matrix), which needs no
+    rater identity. Only pairs with at least two usable labels contribute. Returns NaN when no pair has
+    two usable labels, or when every label is the same value (no expected disagreement, alpha undefined).
+    Without ties the result is the two-category alpha (a category that never occurs adds nothing).
+    """
+    units = [[x for x in _labels(list(labels), f"annotator_labels[{i}]", allow_tie=True) if x is not None]
+             for i, labels in enumerate(annotator_labels)]
+    return _nominal_alpha(units)
+
+
+# --- ties ---------------------------------------------------------------------------------------
+
+
+def order_credit(pred: Sequence[Label], gold: Sequence[int], tie_credit: float = 0.5) -> np.ndarray:
+    """:func:`correct_flags` for a judge that may also answer :data:`TIE`: a tie verdict on a pair with a
+    winner earns ``tie_credit`` (0.5, as equal pointwise scores do in :func:`pointwise_pair_credit`),
+    an invalid one 0. ``gold`` must be 1 or 2 (tie pairs are measured by :func:`pair_call` instead)."""
+    _same_length(pred=pred, gold=gold)
+    p = _labels(pred, "pred", allow_tie=True)
+    g = _labels(gold, "gold", allow_none=False)
+    return np.array([0.0 if a is None else tie_credit if a == TIE else float(a == b) for a, b in zip(p, g)], dtype=float)
+
+
+def unswap(label_ba: Label) -> Label:
+    """A verdict on the swapped order (b, a) in the terms of the shown order (a, b): 1 <-> 2; a tie or an
+    invalid verdict stays what it is."""
+    x = _label(label_ba, "label_ba", 0, allow_tie=True)
+    return x if x in (None, TIE) else 3 - x
+
+
+def pair_call(label_ab: Label, label_ba: Label) -> Label:
+    """A pairwise judge's call on one pair from its verdicts on both orders: 1 or 2 when both orders pick
+    the same response, :data:`TIE` when both are valid but do not (they flip with the order, or either
+    says tie), None when either is invalid. Inconsistent orders read as a tie, as in MT-Bench (Zheng et
+    al. 2023): a choice that follows the position is no preference. (A pair judged in one order only has
+    that verdict as its call: ``label_ab``, or ``unswap(label_ba)``.)"""
+    ab = _label(label_ab, "label_ab", 0, allow_tie=True)
+    ba = unswap(label_ba)
+    if ab is None or ba is None:
+        return None
+    return ab if ab == ba and ab != TIE else TIE
+
+
+def pointwise_call(score_a: float | None, score_b: float | None) -> Label:
+    """A pointwise judge's (or reward model's) call on a pair: which response scores higher, :data:`TIE`
+    on equal scores, None when either score is invalid (None or NaN)."""
+    a, b = _score(score_a, "score_a", 0), _score(score_b, "score_b", 0)
+    if a is None or b is None:
+        return None
+    return TIE if a == b else 1 if a > b else 2
+
+
+def tie_position_consistency(label_ab: Sequence[Label], label_ba: Sequence[Label]) -> PositionConsistency:
+    """:func:`position_consistency` for a judge that may answer :data:`TIE`: a tie in both orders is
+    consistent (a tie does not depend on the order), a tie in one order only is a flip. Equal to
+    :func:`position_consistency` on tie-free verdicts."""
+    n = _same_length(label_ab=label_ab, label_ba=label_ba)
+    ab = _labels(label_ab, "label_ab", allow_tie=True)
+    ba = _labels(label_ba, "label_ba", allow_tie=True)
+    invalid = [x is None or y is None for x, y in zip(ab, ba)]
+    same = [not inv and (x == y == TIE or (TIE not in (x, y) and x == 3 - y)) for x, y, inv in zip(ab, ba, invalid)]
+    flip = [not inv and not s for s, inv in zip(same, invalid)]
+    return PositionConsistency(_rate(same), _rate(flip), _rate(invalid), n)
+
+
+def judge_human_alpha(calls: Sequence[Label], gold: Sequence[Label]) -> float:
+    """Krippendorff's alpha (nominal) between a judge's calls (:func:`pair_call`, :func:`pointwise_call`)
+    and the human labels, with :data:`TIE` a category of its own: every pair is a unit with two values; an
+    invalid call (None) leaves the pair with one value, so it drops out (alpha measures agreement where
+    the judge answered; the report's invalid rate says how often it did not). NaN as in
+    :func:`human_human_alpha`."""
+    _same_length(calls=calls, gold=gold)
+    c = _labels(calls, "calls", allow_tie=True)
+    g = _labels(gold, "gold", allow_none=False, allow_tie=True)
+    return _nominal_alpha([[x for x in (a, b) if x is not None] for a, b in zip(c, g)])
 
 
 # --- confidence intervals ---------------------------------------------------------------------

@@ -3,6 +3,8 @@
 LLMBar Natural, LLMBar Adversarial (its four subsets together) and the MT-Bench human subset, each
 sampled to ``n`` pairs (deterministic, keeping the set's label proportions; None = all), plus any
 user preference file (`preference_file.py` format), named ``user:<file stem>``, judged in full.
+A user file may hold ties (label 0): they are kept (the report measures them apart); the LLMBar and
+MT-Bench sets have none (their loader refuses a tie as a corrupted vendored file).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ HUMAN_SETS = {"llmbar_natural": "natural", "llmbar_adversarial": "adversarial", 
 
 
 def human_eval_sets(n: int | None, seed: int = 0, preference_files: tuple[str, ...] = ()) -> dict[str, list[dict]]:
-    """{eval_set: pairs} with prompt, response_a, response_b, label (1|2), optional annotator_labels."""
+    """{eval_set: pairs} with prompt, response_a, response_b, label (1, 2, or 0 = tie in user files), optional
+    annotator_labels."""
     sets = {}
     for name, subset in HUMAN_SETS.items():
         rows = load_llmbar(subset=subset)
