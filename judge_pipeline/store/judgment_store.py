@@ -156,10 +156,13 @@ class JudgmentStore:
         views answer one study's questions although studies share a store.
     compact_every: merge a table's shards once it has more than this many (0: never automatically).
     lock_timeout_s: how long a writer waits for another writer's publish (milliseconds normally).
+    locking: take the publish lock (``flock``); False for writers that share no lock with the others (machines
+        without a common lock manager): their duplicates are removed by ``compact()``. Default: the environment
+        variable ``JUDGE_PIPELINE_STORE_LOCKING`` ("0" turns it off), else True.
     """
 
     def __init__(self, root: str | Path, study: str | None = None, compact_every: int = 256,
-                 lock_timeout_s: float = 120.0):
+                 lock_timeout_s: float = 120.0, locking: bool | None = None):
         self.root = Path(root)
         if self.root.suffix == ".duckdb" and self.root.is_file():
             raise ValueError(f"{self.root} is a single-file store of an earlier version: import it with "
@@ -173,6 +176,9 @@ class JudgmentStore:
         self._reader: duckdb.DuckDBPyConnection | None = None
         self._stage: duckdb.DuckDBPyConnection | None = None
         self._no_flock_warned = False
+        self.locking = os.environ.get("JUDGE_PIPELINE_STORE_LOCKING", "1") != "0" if locking is None else locking
+        self.max_lock_wait_s = 0.0  #: the longest this instance waited for the publish lock (drills read it)
+        self._registered: set[tuple[str, str]] = set()
         self._ensure_layout()
 
     # ---------------------------------------------------------------- layout
@@ -272,9 +278,13 @@ class JudgmentStore:
     @contextlib.contextmanager
     def _publish_lock(self, table: str) -> Iterator[None]:
         """The table's publish lock: writers only, for the check-and-rename of one shard."""
+        if not self.locking:
+            yield
+            return
         f = open(self.root / table / ".publish.lock", "a+")
         try:
-            deadline = time.monotonic() + self.lock_timeout_s
+            start = time.monotonic()
+            deadline = start + self.lock_timeout_s
             while True:
                 try:
                     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -289,6 +299,7 @@ class JudgmentStore:
                                     self.root, exc)
                         self._no_flock_warned = True
                     break
+            self.max_lock_wait_s = max(self.max_lock_wait_s, time.monotonic() - start)
             yield
         finally:
             f.close()  # closing releases the lock
@@ -321,17 +332,13 @@ class JudgmentStore:
         con = self._stage_con()
         con.execute("BEGIN TRANSACTION")
         try:
-            con.register("new_rows", frame)
-            try:
-                con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM new_rows")
-            except duckdb.ConstraintException as exc:
-                raise StoreRowError(f"{table}: {exc}") from exc
             with self._publish_lock(table):
-                present = self._run(QUERIES["present_ids"].format(table=table),
-                                    wanted=pl.DataFrame({"k1": k1, "k2": k2}, schema={"k1": pl.UInt64, "k2": pl.UInt64}))
-                if len(present):
-                    con.register("present", present)
-                    con.execute(f"DELETE FROM {table} t USING present p WHERE t.k1 = p.k1 AND t.k2 = p.k2")
+                present = self._run(QUERIES["present_ids"].format(table=table), wanted=frame.select("k1", "k2"))
+                con.register("new_rows", frame.join(present, on=["k1", "k2"], how="anti") if len(present) else frame)
+                try:
+                    con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM new_rows")
+                except duckdb.ConstraintException as exc:
+                    raise StoreRowError(f"{table}: {exc}") from exc
                 added = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 if added:
                     con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
@@ -404,7 +411,7 @@ class JudgmentStore:
                               QUALIFY row_number() OVER (PARTITION BY k1, k2 ORDER BY created_at) = 1
                               ORDER BY k1, k2)
                         TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)""")
-        kept = con.execute(f"SELECT count(*) FROM '{tmp}'").fetchone()[0]
+        kept = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone()[0]
         con.close()
         with self._publish_lock(table):
             os.replace(tmp, target)
@@ -422,7 +429,10 @@ class JudgmentStore:
     # ---------------------------------------------------------------- judges
     def register_judge(self, **info: Any) -> None:
         """Record a judge (name, fingerprint, role, model, checkpoint_hash, template_version, kind), and that this
-        process's study uses it."""
+        process's study uses it. Once per judge and instance: a reward calls this at every step."""
+        if (info["fingerprint"], self.study or "") in self._registered:
+            return
+        self._registered.add((info["fingerprint"], self.study or ""))
         self._put("judges", [info])
         if self.study:
             self._put("study_judges", [{"study": self.study, "judge_name": info["judge_name"], "fingerprint": info["fingerprint"],

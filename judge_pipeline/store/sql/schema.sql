@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS judges (
     checkpoint_hash   VARCHAR NOT NULL,      -- sha256 of the weights ('' for rule judges)
     template_version  VARCHAR NOT NULL,
     kind              VARCHAR NOT NULL,      -- 'pointwise' | 'pairwise' | 'reward_model' | 'rubric'
-    registered_at     TIMESTAMP DEFAULT current_timestamp
+    created_at        TIMESTAMP DEFAULT current_timestamp
 );
 
 CREATE TABLE IF NOT EXISTS judgments (
@@ -109,6 +109,6 @@ CREATE TABLE IF NOT EXISTS study_judges (
     role              VARCHAR NOT NULL,
     kind              VARCHAR NOT NULL,
     writer            VARCHAR NOT NULL,      -- the process that registered it (host-pid-random)
-    registered_at     TIMESTAMP DEFAULT current_timestamp,
+    created_at        TIMESTAMP DEFAULT current_timestamp,
     PRIMARY KEY (study, judge_name, fingerprint, writer)
 );

@@ -7,7 +7,7 @@
 -- Every fingerprint each study's judges have had, first and last time registered.
 CREATE OR REPLACE VIEW judge_history AS
 SELECT study, judge_name, fingerprint, any_value(role) AS role, any_value(kind) AS kind,
-       min(registered_at) AS first_registered, max(registered_at) AS last_registered
+       min(created_at) AS first_registered, max(created_at) AS last_registered
 FROM study_judges
 GROUP BY study, judge_name, fingerprint;
 
