@@ -4,7 +4,8 @@ The named studies are in `studies.py`: `miniature` is the CPU default (minutes, 
 PyPI packages), `paper` restates ../shared/STUDY.md for a GPU cluster. Pick one with the environment
 variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_seeds`` | ``miniature_heldout`` |
 ``miniature_full`` | ``miniature_kl`` | ``paper`` | ``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
-every judge's report.
+every judge's report; ``JUDGE_PIPELINE_EXTERNAL_VERDICTS`` (the same) adds external judges' verdict files
+(`judging/external.py`) to the judge comparison.
 
 Every field is documented where it is declared. Switching size is configuration, not code:
 the same assets, store and reports run for all of them.
@@ -193,6 +194,8 @@ class EvalConfig:
     human_pairs_per_set: int | None = 24  #: pairs judged per human-labelled set (LLMBar, MT-Bench); None = all
     canary_prompts: int = 4  #: judge-test prompts each canary is tried on (against the prompt's best real response)
     preference_files: tuple[str, ...] = ()  #: user preference files (JSONL/Parquet) every judge is reported on
+    external_verdicts: tuple[str, ...] = ()  #: verdict files of external judges (JSONL, generic or Arena-Hard-Auto
+    #: layout: judging/external.py), shown in the judge comparison on the items they cover and put in the store
     report_untuned_base: bool = True  #: also report each variant's untrained base model on judge-test (reference)
     kl_samples: int = 2  #: completions sampled (temperature 1) per test prompt to estimate KL(checkpoint || initial)
     bon_pool_size: int = 8  #: best-of-n pool: samples of the initial policy per test prompt (paper-scale: 64)
@@ -322,9 +325,13 @@ def load_config(name: str | None = None) -> StudyConfig:
         cfg, judges_of and CONFIGS[judges_of](), policies_of and CONFIGS[policies_of]())
     if problems:
         raise ValueError(f"config {name!r}: " + "; ".join(problems))
-    extra = [f for f in os.environ.get("JUDGE_PIPELINE_PREFERENCE_FILES", "").split(os.pathsep) if f]
-    if extra:  # user preference files every judge is reported on, without editing a config
-        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, preference_files=cfg.eval.preference_files + tuple(extra)))
+    # user preference files every judge is reported on, and external judges' verdict files, without editing a
+    # config: both add to the config's own files
+    for var, attr in (("JUDGE_PIPELINE_PREFERENCE_FILES", "preference_files"),
+                      ("JUDGE_PIPELINE_EXTERNAL_VERDICTS", "external_verdicts")):
+        extra = [f for f in os.environ.get(var, "").split(os.pathsep) if f]
+        if extra:
+            cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, **{attr: getattr(cfg.eval, attr) + tuple(extra)}))
     return cfg
 
 

@@ -25,6 +25,7 @@ from judge_pipeline.config import JudgeTrainConfig, StudyConfig
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.judging.builders import build_gold_judge, build_rubric_source, build_training_judge
 from judge_pipeline.judging.canaries import canary_cases
+from judge_pipeline.judging.external import ExternalJudge, import_external_verdicts, load_external_judges
 from judge_pipeline.judging.report import JudgeEvaluator, comparison_tables
 from judge_pipeline.plots import judge_comparison_plot
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
@@ -155,7 +156,23 @@ def evaluate_judge(cfg: StudyConfig, evaluator: JudgeEvaluator, test_rows: list[
 
 def _evaluator(study: StudyResource, judge, run_id: str) -> JudgeEvaluator:
     e = study.cfg.eval
-    return JudgeEvaluator(judge, study.store(), run_id, e.judge_batch_size, e.bootstrap_resamples, e.ci_level)
+    covers = judge.covers if isinstance(judge, ExternalJudge) else None  # an external judge: the items its files have
+    return JudgeEvaluator(judge, study.store(), run_id, e.judge_batch_size, e.bootstrap_resamples, e.ci_level,
+                          covers=covers)
+
+
+def external_judge_rows(cfg: StudyConfig, judges: list[ExternalJudge], evaluator_of, test_rows: list[dict],
+                        human_sets: dict[str, list[dict]]) -> list[dict]:
+    """Report rows of each external judge (`EvalConfig.external_verdicts`), ``judge_variant`` "external": every
+    verdict of its files goes into the store first (so the store's views see them all), then it is measured like
+    any judge on the items its files cover, with a ``coverage`` row per set (`JudgeEvaluator.covers`)."""
+    rows = []
+    for judge in judges:
+        ev = evaluator_of(judge)
+        import_external_verdicts(judge, ev.store, ev.run_id)
+        rows += [{"judge_variant": "external", "judge": judge.name, **r}
+                 for r in evaluate_judge(cfg, ev, test_rows, human_sets)]
+    return rows
 
 
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META,
@@ -196,7 +213,8 @@ def judge_report(context: AssetExecutionContext, study: StudyResource, judge_che
 def judge_comparison(context: AssetExecutionContext, study: StudyResource, judge_report: pl.DataFrame,
                      gold_labels: pl.DataFrame) -> pl.DataFrame:
     """Every variant's report in one table (like the paper's Tables 2-5), with the gold judge's own rows for
-    reference (gold vs humans on LLMBar / MT-Bench; gold on the canaries), and a canary table."""
+    reference (gold vs humans on LLMBar / MT-Bench; gold on the canaries), each external judge's rows on the items
+    its verdict files cover (``judge_variant`` "external"; `EvalConfig.external_verdicts`), and a canary table."""
     cfg = study.cfg
     gold = build_gold_judge(cfg)
     ev = _evaluator(study, gold, context.run.run_id)
@@ -204,10 +222,14 @@ def judge_comparison(context: AssetExecutionContext, study: StudyResource, judge
     sets = human_eval_sets(cfg.eval.human_pairs_per_set, cfg.data.seed, cfg.eval.preference_files)
     gold_rows = evaluate_judge(cfg, ev, test_rows, sets, gold_set=False)
     gold_df = _report_frame([{"judge_variant": "gold", "judge": gold.name, **r} for r in gold_rows])
-    df = pl.concat([judge_report, gold_df], how="vertical_relaxed")
+    external = load_external_judges(cfg.eval.external_verdicts)
+    ext_rows = external_judge_rows(cfg, external, lambda j: _evaluator(study, j, context.run.run_id), test_rows, sets)
+    frames = [judge_report, gold_df] + ([_report_frame(ext_rows)] if ext_rows else [])
+    df = pl.concat(frames, how="vertical_relaxed")
     main, canary = comparison_tables(df)
     plot = judge_comparison_plot(df, study.plot_dir() / "judge_comparison.png")
     context.add_output_metadata({"comparison": md_table(main), "canaries": md_table(canary),
                                  "accuracy_plot": md_plot(plot, "pair accuracy per judge and evaluation set"),
-                                 "computed_now": ev.computed})
+                                 "computed_now": ev.computed,
+                                 "external_judges": ", ".join(j.name for j in external) or "none"})
     return df

@@ -103,3 +103,26 @@ def parse_final_label(raw: str | None) -> tuple[int | None, str | None]:
     if not m:
         return None, "no final label line"
     return (1 if m.group(1).lower() in ("a", "1") else 2), None
+
+
+#: Arena-Hard-Auto's five verdicts (its judge prompt asks for exactly these) -> label; the strength (>> vs >)
+#: is not kept in the label (the raw text keeps it). A=B is a tie (``metrics.pairwise.TIE`` = 0).
+ARENA_HARD_LABELS = {"A>>B": 1, "A>B": 1, "A=B": 0, "B>A": 2, "B>>A": 2}
+_ARENA_HARD = re.compile(r"\[\[([AB<>=]+)\]\]")
+
+
+def parse_arena_hard_label(raw: str | None) -> tuple[int | None, str | None]:
+    """An Arena-Hard-Auto judgment: the last ``[[A>B]]``-style verdict of the text (upper-cased, as Arena-Hard
+    v2 reads it) -> 1 (A better), 2 (B better) or 0 (tie, ``[[A=B]]``), or (None, reason).
+
+    The last verdict counts, as for the project's reasoning judges (a judgment quotes the choices before
+    it gives its own); a verdict outside the five Arena-Hard asks for ("[[A<B]]") is invalid.
+    """
+    if raw is None or not raw.strip():
+        return None, "empty output"
+    found = _ARENA_HARD.findall(raw.upper())
+    if not found:
+        return None, "no [[verdict]] found"
+    if found[-1] not in ARENA_HARD_LABELS:
+        return None, f"unknown verdict [[{found[-1]}]]"
+    return ARENA_HARD_LABELS[found[-1]], None
