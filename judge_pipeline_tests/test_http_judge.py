@@ -223,7 +223,7 @@ def test_pointwise_verdict_from_a_stubbed_server_through_the_store(stub_factory,
                                 if t == "6" else [])} for t in ["Looks fine.", "\n", "Score", ":", " ", "6"]]
     stub = stub_factory((200, chat_body("Looks fine.\nScore: 6", tokens=tokens), 0, {}))
     judges = build_http_gold_judges(HTTPJudgeConfig(model="stub-model", base_url=stub.url, api_key_env=KEY_ENV))
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     items = [("Say hi", "hi"), ("Say bye", "bye")]
     verdicts, _, stats = judge_through_store(judges["pointwise"], items, store, progress=False)
     assert stats.computed == 2 and [v.score for v in verdicts] == [6.0, 6.0]
@@ -232,7 +232,7 @@ def test_pointwise_verdict_from_a_stubbed_server_through_the_store(stub_factory,
     assert stub.requests[0][1]["top_logprobs"] == 20 and stub.requests[0][1]["reasoning_effort"] == "high"
     rubrics, rstats = write_rubrics(judges["rubric"], ["Say hi"], store, progress=False)
     assert rubrics == ["Looks fine.\nScore: 6"] and rstats.invalid == 0
-    assert SECRET.encode() not in (tmp_path / "j.duckdb").read_bytes()
+    assert store.tables_containing(SECRET) == {}
 
 
 def test_rubric_prompt_fences_the_instruction():
@@ -283,7 +283,7 @@ def test_effort_ablation_through_the_store(tmp_path):
     from judge_pipeline_tests.fakes import CountingJudge
 
     judges = {e: CountingJudge(name=f"c@{e}", template_version=e) for e in ("low", "high")}
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     items = [("p", "r" * i) for i in range(5)]
     out = effort_ablation(lambda e: judges[e], items, store, efforts=("low", "high"), progress=False)
     assert set(out) == {"low", "high"} and all(len(v) == 5 for v in out.values())
@@ -376,7 +376,7 @@ def _store_bytes(tmp_path) -> bytes:
 @pytest.mark.server
 def test_server_pointwise_pairwise_rubric_through_the_store(llama_server, server_key, tmp_path):
     judges = build_http_gold_judges(server_cfg(llama_server))
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     point_items = [("What is 2+2?", "4"), ("Name a colour.", "Blue.")]
     pair_items = [("What is 2+2?", "4", "5")]
     prompts = ["Write a haiku about autumn."]
@@ -425,7 +425,7 @@ class FewShotPointwise(HTTPPointwiseJudge):
 @pytest.mark.server
 def test_server_expected_score_from_top_logprobs(llama_server, server_key, tmp_path):
     judge = FewShotPointwise(server_cfg(llama_server, max_tokens=16))
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     items = [("Write a haiku about autumn.", "Leaves fall softly down\nGolden light on quiet paths\nAutumn says goodbye"),
              ("What is 2+2?", "4")]
     verdicts, _, stats = judge_through_store(judge, items, store, progress=False)

@@ -127,3 +127,15 @@ def test_killed_run_keeps_finished_batches_and_resumes(tmp_path):
     _, _, stats = judge_through_store(judge, items, store, batch_size=4, progress=False)
     assert stats.computed == 40 - kept and stats.reused == kept
     assert store.count_judgments() == 40
+
+
+def test_tables_containing_finds_text_in_any_column(store):
+    from judge_pipeline.judging.verdict import Verdict
+
+    class Leaky(CountingJudge):
+        def judge(self, items):
+            return [Verdict(raw_output="the key is sk-leak-123", score=1.0) for _ in items]
+
+    assert store.tables_containing("sk-leak-123") == {}
+    judge_through_store(Leaky(), ITEMS[:2], store, progress=False)
+    assert store.tables_containing("sk-leak-123") == {"judgments": 2}

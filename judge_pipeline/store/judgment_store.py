@@ -481,6 +481,17 @@ class JudgmentStore:
         sql = QUERIES.get(sql_or_name, sql_or_name)
         return self._run(sql, params or None)
 
+    def tables_containing(self, needle: str) -> dict[str, int]:
+        """Rows per table with ``needle`` in any text column (an audit: API keys must never be stored)."""
+        out = {}
+        for table, (schema, _) in TABLES.items():
+            cols = [c for c, t in schema.items() if t == pl.String]
+            cond = " OR ".join(f"contains(coalesce({c}, ''), $needle)" for c in cols)
+            n = int(self._run(f"SELECT count(*) AS n FROM {table} WHERE {cond}", {"needle": needle})["n"][0])
+            if n:
+                out[table] = n
+        return out
+
     def count_judgments(self) -> int:
         return int(self.query("count_judgments")["n"][0])
 
