@@ -8,6 +8,8 @@ Shared by the preference-file loader (`preference_file.py`) and the external-ver
 - Lines are split on ``\\n`` only (``\\r\\n`` works: the ``\\r`` is whitespace to JSON), so line numbers are
   those an editor shows; a JSON string cannot hold a raw newline, so no record spans two lines.
 - Blank lines are skipped; a UTF-8 byte-order mark on line 1 is skipped.
+- An object that repeats a field (``{"label": 1, "label": 2}``) is an error: JSON parsers keep the last
+  value and drop the others without a word.
 - A string that JSON allows but Unicode does not (an unpaired surrogate such as ``"\\\\ud800"``) is an
   error too (`check_text`): it can be neither hashed into a store key nor written to the store.
 """
@@ -17,6 +19,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+
+
+class DuplicateField(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateField(k)
+        out[k] = v
+    return out
 
 
 def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[int, object]]:
@@ -33,11 +48,14 @@ def read_jsonl(path: str | Path, error: type[Exception]) -> Iterator[tuple[int, 
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
+                value = json.loads(line, object_pairs_hook=_no_duplicates)
+            except DuplicateField as exc:
+                raise error(f"{path}:{lineno}: field {exc.args[0]!r} appears twice in one object") from exc
             except json.JSONDecodeError as exc:
                 raise error(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
             except RecursionError as exc:
                 raise error(f"{path}:{lineno}: invalid JSON (nested too deeply)") from exc
+            yield lineno, value
 
 
 def check_text(value: object, field: str, where: str, error: type[Exception]) -> str:
