@@ -26,9 +26,15 @@ from dataclasses import dataclass, field
 
 from judge_pipeline.judging.ifeval_checks import check_instruction, words
 from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store.keys import content_key
+from judge_pipeline.store.keys import code_hash, content_key
 
-RULES_VERSION = "rules-v2"  #: v2: off-topic cap and refusal penalty (v1 gave a generic non-answer 5/9)
+RULES_VERSION = "rules-v2"  #: v2: off-topic cap and refusal penalty (v1 gave a generic non-answer 5/9). A name for
+#: people (judge name, ``template_version`` column); the identity is the code itself (`RULE_MODULES`)
+
+#: The code a rule verdict comes from: these modules and every project module they import (ifeval_checks, ...)
+#: are hashed from their source files into the judge's fingerprint (`keys.code_hash`), so any edit of the rules
+#: re-judges, with or without a bump of RULES_VERSION. Entries are module names or paths of .py files.
+RULE_MODULES: tuple = ("judge_pipeline.judging.gold_rules",)
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on for with without at by from as is are was were be been being
@@ -134,10 +140,12 @@ class RuleGoldJudge:
         return {"deterministic": True}
 
     def __post_init__(self) -> None:
-        # The rules version covers the scoring code; the constraints table is hashed in, so a changed
-        # constraint re-judges (every prompt's verdict, conservatively).
+        # Identity by content: the source of the scoring code (RULE_MODULES and what they import) and the
+        # constraints table, so an edited rule or a changed constraint re-judges (every verdict, conservatively:
+        # the rule judge is cheap).
         table = sorted((p, c.instruction_ids, c.kwargs) for p, c in self.constraints.items())
-        self.fingerprint = content_key(model=self.model, version=RULES_VERSION, constraints=table)
+        self.code_hash = code_hash(*RULE_MODULES)
+        self.fingerprint = content_key(model=self.model, version=RULES_VERSION, code=self.code_hash, constraints=table)
 
     def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:
         return [self.score_one(p, r) for p, r in items]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import TransformersBackend, clip_to_context
 from judge_pipeline.judging.parsing import parse_final_label, parse_label
-from judge_pipeline.judging.templates import render_pairwise
+from judge_pipeline.judging.templates import load_template, render_pairwise
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import identify_model_judge
 
@@ -35,7 +35,8 @@ class PairwiseLLMJudge:
     kind: str = "pairwise"
 
     def __post_init__(self) -> None:
-        identify_model_judge(self)
+        self.template = load_template(self.template_version)  # the text hashed is the text rendered
+        identify_model_judge(self, self.template.sha256)
 
     @property
     def decoding(self) -> dict:
@@ -51,9 +52,9 @@ class PairwiseLLMJudge:
         backend = self._backend()
         messages = []
         for p, a, b in items:
-            a, b = clip_to_context(backend.tokenizer, lambda r: backend.render(render_pairwise(self.template_version, p, *r)),
+            a, b = clip_to_context(backend.tokenizer, lambda r: backend.render(render_pairwise(self.template, p, *r)),
                                    [a, b], self.max_length)
-            messages.append(render_pairwise(self.template_version, p, a, b))
+            messages.append(render_pairwise(self.template, p, a, b))
         completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         verdicts = []
         for c in completions:

@@ -12,6 +12,11 @@ score and no expected score (a reward must not be read from a position the judge
 
 Rubric judges get the gold judge's instruction-specific rubric for the prompt in their template
 (``rubric_fn``); the rubric source's version is part of the fingerprint.
+
+Identity (`keys.identify_model_judge`): name, checkpoint hash (weights, tokenizer, chat template, config),
+the template's version and text (read once at construction and rendered from that copy) and the rubric
+source; every inference setting that changes a verdict (trace length and sampling, context length) is in
+``decoding``. Both are in every store key.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import TransformersBackend, clip_to_context
 from judge_pipeline.judging.parsing import SCORE_MAX, SCORE_MIN, expected_score, parse_score, score_prefix
-from judge_pipeline.judging.templates import render_pointwise
+from judge_pipeline.judging.templates import load_template, render_pointwise
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store.keys import identify_model_judge
 
@@ -70,7 +75,8 @@ class PointwiseLLMJudge:
     def __post_init__(self) -> None:
         if (self.rubric_fn is None) != (not self.rubric_version):
             raise ValueError("a rubric judge needs both rubric_fn and rubric_version")
-        identify_model_judge(self, rubric=self.rubric_version)
+        self.template = load_template(self.template_version)  # the text hashed is the text rendered
+        identify_model_judge(self, self.template.sha256, rubric=self.rubric_version)
         self._score_ids: list[int] | None = None
 
     @property
@@ -94,8 +100,8 @@ class PointwiseLLMJudge:
         rubric = self.rubric_fn(prompt) if self.rubric_fn is not None else None
         backend = self._backend()
         (response,) = clip_to_context(backend.tokenizer, lambda r: backend.render(
-            render_pointwise(self.template_version, prompt, r[0], rubric=rubric)), [response], self.max_length)
-        return render_pointwise(self.template_version, prompt, response, rubric=rubric)
+            render_pointwise(self.template, prompt, r[0], rubric=rubric)), [response], self.max_length)
+        return render_pointwise(self.template, prompt, response, rubric=rubric)
 
     def prompt_text(self, prompt: str, response: str) -> str:
         return self._backend().render(self.messages(prompt, response))

@@ -32,7 +32,7 @@ class RewardModelJudge:
     _tokenizer: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        identify_model_judge(self)
+        identify_model_judge(self, None)  # no judge template: the chat template is in the checkpoint's hash
 
     @property
     def decoding(self) -> dict:
