@@ -3,7 +3,10 @@
 Each (policy x reward) is a partition; the reward is a judge variant or an ensemble of them
 (`training/policy_rewards.py`: expected score, pairwise group win rate, conservative ensembles),
 computed through the store, so every rollout's verdict is kept. A run is repeated only when its
-inputs (policy weights, judge weights, RL prompts, hyper-parameters) changed.
+inputs changed: the policy checkpoint (weights, tokenizer, chat template), the RL prompts, the
+hyper-parameters, and the reward's identity (`PolicyReward.identity`: each judge's fingerprint, with its
+checkpoint, template text and rubric source, its decoding, e.g. max_new_tokens, context length and trace
+sampling, what an invalid verdict is worth, an ensemble's aggregate and λ).
 """
 
 
@@ -18,11 +21,10 @@ from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, pol
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
-from judge_pipeline.store import content_key
 from judge_pipeline.store.keys import checkpoint_hash
 from judge_pipeline.tracking import log_table
 from judge_pipeline.training.policy_grpo import train_policy_grpo
-from judge_pipeline.training.policy_rewards import build_policy_reward
+from judge_pipeline.training.policy_rewards import build_policy_reward, policy_run_fingerprint
 
 MANIFEST = "manifest.json"
 
@@ -62,17 +64,15 @@ def _train_seed(context, study: StudyResource, tracker: TrackerResource, base, p
     cfg = study.cfg
     pcfg = dataclasses.replace(cfg.policy, policy_model=policy, seed=seed, seeds=(seed,))  # other seeds do not matter here
     run_dir = study.policy_dir(policy, variant, seed)
-    hashes = [j["checkpoint_hash"] for j in judges.values()]
-    fingerprint = content_key(policy=checkpoint_hash(base), judge=hashes[0] if len(hashes) == 1 else hashes, prompts=prompts,
-                              cfg=dataclasses.asdict(pcfg))
+    reward = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, study.store(),
+                                 run_id=context.run.run_id)  # builds judges (hashes checkpoints), loads no model
+    fingerprint = policy_run_fingerprint(checkpoint_hash(base), reward.identity, prompts, pcfg)
     manifest = run_dir / MANIFEST
     info = reuse_if_unchanged(manifest, fingerprint)
     trained_now = info is None
     if not trained_now:
         context.log.info(f"policy run {policy} x {variant} seed {seed}: inputs unchanged, reusing {run_dir}")
     else:
-        reward = build_policy_reward(cfg, variant, {v: j["path"] for v, j in judges.items()}, study.store(),
-                                     run_id=context.run.run_id)
         with tracker.run(f"grpo-{policy}-{variant}-seed{seed}", config={"policy": policy, "judge": variant,
                                                                         **dataclasses.asdict(pcfg)}, job_type="policy_grpo") as run:
             res = train_policy_grpo(base, prompts, [reward], pcfg, run_dir, device=cfg.device, report_to=tracker.report_to)

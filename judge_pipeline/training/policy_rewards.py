@@ -11,20 +11,25 @@ judge output is worth is configurable (``invalid_reward``; for a pairwise game `
 every such case is counted. Each reward also scores evaluation answers (`score_answers`), so the proxy
 curve of a run uses the rule the policy was trained on: the pairwise one against the initial policy's
 answer to the same prompt.
+
+Each reward has an ``identity``: everything in its path that changes a reward value (each judge's
+fingerprint, decoding and kind, what an invalid verdict is worth, the ensemble's aggregate and λ). A policy
+run's fingerprint includes it, so editing any of them retrains instead of reusing a stale run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from judge_pipeline.config import StudyConfig
+from judge_pipeline.config import PolicyTrainConfig, StudyConfig
 from judge_pipeline.judging.builders import build_training_judge
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.verdict import Judge
-from judge_pipeline.store import JudgmentStore
+from judge_pipeline.store import JudgmentStore, content_key
 
 #: what the proxy score of each judge kind measures (a column of checkpoint_scores)
 PROXY_SCALES = {"pointwise": "score_0_9", "reward_model": "reward_model_scalar", "pairwise": "win_rate_vs_initial"}
@@ -78,6 +83,11 @@ class JudgeReward:
     def __name__(self) -> str:  # TRL logs rewards under the function's name
         return f"judge_{self.judge.name}"
 
+    @property
+    def identity(self) -> dict:
+        """What decides this reward's values: the judge's identity and decoding, and the invalid reward."""
+        return {"reward": "expected_score", **judge_identity(self.judge), "invalid_reward": self.invalid_reward}
+
     def _verdicts(self, items, progress=False):
         verdicts, keys, stats = judge_through_store(self.judge, items, self.store, self.run_id,
                                                     batch_size=self.batch_size, progress=progress)
@@ -106,6 +116,12 @@ class JudgeReward:
         return Scored([v.reward_value for v in verdicts], [[k] for k in keys], stats.computed)
 
 
+def judge_identity(judge: Judge) -> dict:
+    """A judge's part of a reward's identity: its fingerprint (model, checkpoint with tokenizer and chat template,
+    template text, rubric source), its decoding (trace length and sampling, context length) and its kind."""
+    return {"judge": judge.fingerprint, "decoding": judge.decoding, "kind": judge.kind}
+
+
 def _game_outcome(label: int | None, first_is_candidate: bool, invalid: float) -> float:
     if label is None:
         return invalid
@@ -130,6 +146,10 @@ class PairwiseWinRateReward:
     @property
     def __name__(self) -> str:
         return f"pairwise_win_rate_{self.judge.name}"
+
+    @property
+    def identity(self) -> dict:
+        return {"reward": "pairwise_win_rate", **judge_identity(self.judge), "invalid_game": self.invalid_game}
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         texts = [(message_text(p), message_text(c)) for p, c in zip(prompts, completions)]
@@ -208,6 +228,12 @@ class EnsembleReward:
         return self.name
 
     @property
+    def identity(self) -> dict:
+        """The aggregate (λ only where it is used) and each member's identity, in the configured order."""
+        return {"reward": "ensemble", "aggregate": self.how, "lam": self.lam if self.how == "mean_minus_var" else None,
+                "members": [m.identity for m in self.members]}
+
+    @property
     def invalid(self) -> int:
         return sum(m.invalid for m in self.members)
 
@@ -253,3 +279,10 @@ def build_policy_reward(cfg: StudyConfig, name: str, judge_paths: dict[str, str]
         return PairwiseWinRateReward(build_training_judge(cfg, name, judge_paths[name], store=store), store,
                                      invalid_game=cfg.policy.invalid_game, run_id=run_id)
     return judge_reward(name)
+
+
+def policy_run_fingerprint(policy_hash: str, reward_identity: dict, prompts: Sequence[str], pcfg: PolicyTrainConfig) -> str:
+    """The identity of one GRPO run (its manifest's fingerprint): the initial policy's checkpoint hash, the
+    reward's ``identity`` (judges, their decoding, invalid handling, ensemble aggregate), the RL prompts and
+    the run's hyper-parameters (seed included). Any change retrains; nothing else does."""
+    return content_key(policy=policy_hash, reward=reward_identity, prompts=list(prompts), cfg=dataclasses.asdict(pcfg))
