@@ -17,14 +17,14 @@ SELECT * FROM judge_history
 QUALIFY row_number() OVER (PARTITION BY study, judge_name ORDER BY last_registered DESC, fingerprint) = 1;
 
 -- One value per current judge and item: a pointwise judge's score (item = prompt + response) or a pairwise
--- judge's label (item = prompt + ordered pair). Several verdicts of one item (decodings, retries) are averaged;
--- invalid verdicts count in n_invalid and not in the value.
+-- judge's label (item = prompt + ordered pair; 1 or 2, a tie (label 0) counts 1.5). Several verdicts of one
+-- item (decodings, retries) are averaged; invalid verdicts count in n_invalid and not in the value.
 CREATE OR REPLACE VIEW current_verdicts AS
 SELECT cj.study, cj.judge_name, cj.role, cj.kind, j.prompt_hash, j.response_hash,
        any_value(j.prompt)                          AS prompt,
        any_value(j.response_a)                      AS response_a,
        any_value(j.response_b)                      AS response_b,
-       avg(coalesce(j.score, j.label))              AS value,
+       avg(coalesce(j.score, CASE WHEN j.label = 0 THEN 1.5 ELSE j.label END)) AS value,
        avg(coalesce(j.expected_score, j.score))     AS expected_score,
        count(*) FILTER (WHERE j.invalid_reason IS NOT NULL) AS n_invalid
 FROM current_judges cj
@@ -95,13 +95,14 @@ JOIN current_verdicts b ON b.study = a.study AND b.kind = a.kind AND b.prompt_ha
                        AND b.response_hash = a.response_hash AND a.judge_name < b.judge_name;
 
 -- Per study and current pairwise judge: on pairs judged in both orders, how often the verdict follows the
--- position (the same position wins both games) instead of the response.
+-- position (the same position wins both games) instead of the response. Pairs with a tie in either order
+-- are left out.
 CREATE OR REPLACE VIEW position_flips AS
 WITH v AS (
     SELECT cj.study, cj.judge_name, j.prompt_hash, j.response_a, j.response_b, j.decoding, j.label
     FROM current_judges cj
     JOIN judgments j ON j.fingerprint = cj.fingerprint AND j.kind = 'pairwise'
-    WHERE cj.kind = 'pairwise' AND j.label IS NOT NULL
+    WHERE cj.kind = 'pairwise' AND j.label IN (1, 2)
 )
 SELECT f.study, f.judge_name,
        count(*)                                   AS swapped_pairs,
