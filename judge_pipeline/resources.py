@@ -15,6 +15,7 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from judge_pipeline import tracking
 from judge_pipeline.config import DATA_DIR, StudyConfig, load_config
 from judge_pipeline.store import JudgmentStore
+from judge_pipeline.store.judgment_store import migrate_from_duckdb
 
 #: Resource keys an asset needs for W&B: dagster-wandb's resource (which logs in) when a key is set.
 WANDB_RESOURCE_KEYS: set[str] = {"wandb"} if os.environ.get("WANDB_API_KEY") else set()
@@ -35,7 +36,12 @@ class StudyResource(ConfigurableResource):
         return Path(self.data_dir)
 
     def store(self) -> JudgmentStore:
-        return JudgmentStore(self.root / "judgments", study=self.config_name)
+        """The judgment store, recording this study with every use. A single-file store of an earlier version
+        (``judgments.duckdb``) is imported the first time, so nothing is judged again."""
+        root, old = self.root / "judgments", self.root / "judgments.duckdb"
+        if old.is_file() and not root.exists():
+            migrate_from_duckdb(old, root)
+        return JudgmentStore(root, study=self.config_name)
 
     @property
     def judges_root(self) -> Path:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,26 @@ def test_tables_containing_finds_text_in_any_column(store):
     assert store.tables_containing("sk-leak-123") == {}
     judge_through_store(Leaky(), ITEMS[:2], store, progress=False)
     assert store.tables_containing("sk-leak-123") == {"judgments": 2}
+
+
+def test_a_single_file_store_of_the_earlier_version_migrates_with_nothing_to_recompute(tmp_path):
+    """The store was one DuckDB file until the shard layout; StudyResource.store() imports such a file once."""
+    import duckdb
+
+    from judge_pipeline.resources import StudyResource
+
+    scratch = JudgmentStore(tmp_path / "scratch")
+    judge = CountingJudge()
+    _, keys, _ = judge_through_store(judge, ITEMS, scratch, progress=False)
+    old = duckdb.connect(str(tmp_path / "judgments.duckdb"))
+    old.execute((Path(__file__).parent / "data" / "store_schema_v0.sql").read_text())
+    rows = scratch.query("SELECT * EXCLUDE (k1, k2) FROM judgments")
+    old.register("rows", rows)
+    old.execute("INSERT INTO judgments BY NAME SELECT * FROM rows")
+    old.execute("INSERT INTO judgment_uses VALUES (?, 'checkpoint_scores', 'policy=p', 0, 'i0')", [keys[0]])
+    old.close()
+    store = StudyResource(config_name="tiny", data_dir=str(tmp_path)).store()
+    assert store.count_judgments() == len(ITEMS)
+    assert store.query("SELECT study, step FROM judgment_uses").rows() == [("", 0)]
+    _, _, stats = judge_through_store(judge, ITEMS, store, progress=False)
+    assert stats.computed == 0

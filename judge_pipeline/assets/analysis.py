@@ -112,11 +112,15 @@ def run_summaries(context: AssetExecutionContext, study: StudyResource, checkpoi
 @asset(group_name="analysis", deps=["checkpoint_scores", "judge_report"],
        automation_condition=AutomationCondition.eager())
 def judge_disagreement(context: AssetExecutionContext, study: StudyResource) -> pl.DataFrame:
-    """Per judge: agreement with gold over every sample in the store (SQL view `judge_vs_gold`),
-    and the samples where judge and gold disagree most."""
+    """Per judge: agreement with gold over every sample the study's current judges scored (SQL view `judge_vs_gold`),
+    the samples where judge and gold disagree most, agreement between every pair of judges, and how each pair of
+    judges ranks the policy checkpoints (Kendall tau; a training judge against gold below 0 is reward hacking)."""
     store = study.store()
     summary = store.query("disagreement_summary", study=study.config_name)
     top = store.query("top_disagreements", study=study.config_name, limit=10)
+    agreement = store.query("study_agreement", study=study.config_name)
+    tau = store.query("study_checkpoint_tau", study=study.config_name)
     context.add_output_metadata({"summary": md_table(summary), "largest_disagreements": md_table(top),
+                                 "judge_agreement": md_table(agreement), "checkpoint_rank_tau": md_table(tau),
                                  "sql": MetadataValue.md(f"```sql\nSELECT * FROM judge_vs_gold WHERE study = '{study.config_name}' ORDER BY abs(gap) DESC;\n```")})
     return summary

@@ -35,3 +35,15 @@ FROM judge_vs_gold
 WHERE study = $study
 ORDER BY abs(gap) DESC NULLS LAST, judge_name, prompt
 LIMIT $limit;
+
+-- name: study_agreement
+SELECT kind, judge_a, judge_b, n, round(cohen_kappa, 3) AS cohen_kappa, round(krippendorff_alpha, 3) AS krippendorff_alpha
+FROM judge_agreement
+WHERE study = $study
+ORDER BY kind, judge_a, judge_b;
+
+-- name: study_checkpoint_tau
+SELECT partition_key, judge_a, judge_b, checkpoints, round(kendall_tau, 2) AS kendall_tau
+FROM checkpoint_rank_tau
+WHERE study = $study
+ORDER BY partition_key, judge_a, judge_b;
