@@ -4,9 +4,12 @@ Works with ``vllm serve``, hosted APIs and llama-cpp-python's server. Plain ``re
 
 - concurrency: `OpenAICompatClient.chat_many` runs requests on a thread pool (``concurrency`` workers),
   results in input order;
-- retries: 429, 5xx, connection errors and timeouts are retried ``max_retries`` times with
-  exponential back-off and jitter (a server's ``Retry-After`` is honoured, capped); other 4xx fail at once;
-- errors: `ChatRequestError` names the endpoint URL, the model, the attempts and the last cause;
+- retries: 429, 5xx, connection errors, timeouts, and 200 answers with an unreadable or empty body (no JSON,
+  no choices, or a completion with no text, no reasoning and no tokens) are retried ``max_retries`` times
+  with exponential back-off and jitter (a server's ``Retry-After`` is honoured, capped); other 4xx fail at once;
+- errors: `ChatRequestError` names the endpoint URL, the model, the attempts and the last cause; its
+  ``transient`` is True for the retried kinds above (the server may answer later: a caller must not record
+  it as the model's answer) and False for the others (a wrong key, model or request: fix and re-run);
 - the API key is read from the environment variable named by ``api_key_env`` at each request and
   only ever put in the ``Authorization`` header. It is never stored on the client, and every error
   message is passed through `redact` (the key and any ``user:password@`` in the URL become ``***``).
@@ -39,12 +42,14 @@ _BODY_SNIPPET = 300
 class ChatRequestError(RuntimeError):
     """A chat-completion request failed (after its retries). The message names URL and model, never the key."""
 
-    def __init__(self, message: str, *, url: str, model: str, status: int | None = None, attempts: int = 1):
+    def __init__(self, message: str, *, url: str, model: str, status: int | None = None, attempts: int = 1,
+                 transient: bool = False):
         super().__init__(message)
         self.url = url
         self.model = model
         self.status = status
         self.attempts = attempts
+        self.transient = transient  #: a transport failure (timeout, connection, 5xx, empty answer) after retries
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,13 @@ class ChatResult:
     model: str | None  #: the model name the server reports
     logprobs: list[TokenLogprob] | None = field(default=None, repr=False)  #: per content token, when asked
     attempts: int = 1  #: 1 + retries used
+
+    @property
+    def empty(self) -> bool:
+        """The server answered 200 but produced nothing: no text, no reasoning, no completion tokens, and not
+        cut by the token limit. A transport glitch (a proxy or a crashed worker), not the model's answer."""
+        return (not self.text.strip() and not (self.reasoning or "").strip() and not self.completion_tokens
+                and self.finish_reason != "length")
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -175,10 +187,11 @@ class OpenAICompatClient:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _error(self, what: str, *, status: int | None = None, attempts: int = 1) -> ChatRequestError:
+    def _error(self, what: str, *, status: int | None = None, attempts: int = 1, transient: bool = False
+               ) -> ChatRequestError:
         url = redact(self.chat_url)
         msg = redact(f"POST {url} (model {self.model!r}) {what}", self._key())
-        return ChatRequestError(msg, url=url, model=self.model, status=status, attempts=attempts)
+        return ChatRequestError(msg, url=url, model=self.model, status=status, attempts=attempts, transient=transient)
 
     def _sleep_before_retry(self, attempt: int, retry_after: str | None) -> None:
         delay = min(MAX_BACKOFF_S, self.backoff_s * (2 ** attempt)) * (0.5 + random.random() / 2)
@@ -224,33 +237,51 @@ class OpenAICompatClient:
                 raise self._error(f"failed: {type(exc).__name__}: {exc}") from None
             else:
                 latency_ms = (time.perf_counter() - t0) * 1000
-                if resp.status_code == 200:
-                    try:
-                        return parse_chat_response(resp.json(), latency_ms, attempt + 1)
-                    except ValueError as exc:
-                        raise self._error(f"returned an unreadable body: {exc}; body starts "
-                                          f"{resp.text[:_BODY_SNIPPET]!r}", status=200, attempts=attempt + 1) from None
                 last_status = resp.status_code
-                last = f"HTTP {resp.status_code}: {resp.text[:_BODY_SNIPPET]!r}"
-                if resp.status_code not in RETRY_STATUS and resp.status_code < 500:
-                    hint = " (check the API key variable " + self.api_key_env + ")" if resp.status_code in (401, 403) else ""
-                    raise self._error(f"failed with {last}{hint}", status=resp.status_code, attempts=attempt + 1) from None
-                retry_after = resp.headers.get("Retry-After")
+                if resp.status_code == 200:  # an unreadable or empty answer is retried like a 5xx
+                    try:
+                        result = parse_chat_response(resp.json(), latency_ms, attempt + 1)
+                    except (ValueError, TypeError, AttributeError) as exc:  # not JSON (a JSONDecodeError is a ValueError), no choices
+                        last = f"returned an unreadable body: {exc}; body starts {resp.text[:_BODY_SNIPPET]!r}"
+                    else:
+                        if not result.empty:
+                            return result
+                        last = (f"returned an empty completion (no text, reasoning or tokens; finish_reason "
+                                f"{result.finish_reason!r})")
+                else:
+                    last = f"HTTP {resp.status_code}: {resp.text[:_BODY_SNIPPET]!r}"
+                    if resp.status_code not in RETRY_STATUS and resp.status_code < 500:
+                        hint = " (check the API key variable " + self.api_key_env + ")" if resp.status_code in (401, 403) else ""
+                        raise self._error(f"failed with {last}{hint}", status=resp.status_code, attempts=attempt + 1) from None
+                    retry_after = resp.headers.get("Retry-After")
             if attempt + 1 < attempts:
                 self._sleep_before_retry(attempt, retry_after)
-        raise self._error(f"failed after {attempts} attempt(s); last error: {last}", status=last_status, attempts=attempts)
+        raise self._error(f"failed after {attempts} attempt(s); last error: {last}", status=last_status, attempts=attempts,
+                          transient=True)
 
-    def chat_many(self, conversations: Sequence[Sequence[dict[str, str]]], **kwargs: Any) -> list[ChatResult]:
+    def chat_many(self, conversations: Sequence[Sequence[dict[str, str]]], return_exceptions: bool = False,
+                  **kwargs: Any) -> list[ChatResult | ChatRequestError]:
         """`chat` for each conversation on ``concurrency`` threads; results in input order.
 
-        The first failure is raised (after the other requests finish), so a caller never gets a partial list.
+        The first failure is raised (after the other requests finish), so a caller never gets a partial list;
+        with ``return_exceptions`` a request's `ChatRequestError` is returned in its place instead (other
+        exceptions are still raised).
         """
         if not conversations:
             return []
+
+        def one(m):
+            try:
+                return self.chat(m, **kwargs)
+            except ChatRequestError as exc:
+                if return_exceptions:
+                    return exc
+                raise
+
         if self.concurrency == 1 or len(conversations) == 1:
-            return [self.chat(m, **kwargs) for m in conversations]
+            return [one(m) for m in conversations]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(conversations))) as pool:
-            futures = [pool.submit(self.chat, m, **kwargs) for m in conversations]
+            futures = [pool.submit(one, m) for m in conversations]
             return [f.result() for f in futures]
 
     def list_models(self) -> list[str]:

@@ -13,13 +13,22 @@ Three judges share one `HTTPJudgeConfig` and one client, and all go through
   server returned no text. Note that `JudgingStats.invalid` counts every rubric (it has no score or
   label); `write_rubrics` reports the real count.
 
-Identity: the fingerprint is ``content_key(model, reasoning_effort, template)``; temperature, max_tokens
-and top_logprobs are in ``decoding``; both are in every store key. The endpoint URL, concurrency,
-timeouts and above all the API key are not: the key is read from the environment by the client at
-request time and appears in no fingerprint, store row or message.
+Identity: the fingerprint is ``content_key(model, reasoning_effort, template version, template text's
+sha256)``; every request setting that changes the answer is in ``decoding`` (temperature, max_tokens,
+top_logprobs for the pointwise judge, the seed when one is set, the retry attempt when > 0); both are in
+every store key. The endpoint URL, concurrency, timeouts, retries and above all the API key are not: the
+key is read from the environment by the client at request time and appears in no fingerprint, store row
+or message. A judge reads its template once, when built, and renders from that copy.
 
-A request that still fails after its retries raises `ChatRequestError`: nothing is stored for it (a
-transient outage must not be cached as a verdict); batches committed before it are kept.
+Transport failures are never verdicts. A request that still fails after the client's retries with a
+transient error (timeout, connection, 5xx, an empty or unreadable 200 body) comes back as `NotJudged`:
+`judge_through_store` stores nothing for it, counts it (``JudgingStats.failed``) and a re-run asks again.
+Other request errors (a wrong key, model or URL) raise `ChatRequestError` at once. An answer that does not
+parse is the judge's answer: stored, with its ``invalid_reason``.
+
+Retries of invalid verdicts (`judging.cached.judge_with_retries`, the gold labels): attempt k of a judge is
+`_HTTPJudge.for_attempt` (k): ``max_tokens`` x ``retry_token_growth``**k and seed (``seed`` or 0) + k, with
+``attempt: k`` in its decoding (attempt 0 is the judge itself: its keys are unchanged).
 
 `effort_ablation` collects verdicts per reasoning effort; `agreeing_with_high` is the paper's filter
 (keep the examples whose lower-effort verdict equals the high-effort one).
@@ -33,11 +42,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from judge_pipeline.backends.openai_compat import ChatResult, OpenAICompatClient, TokenLogprob
+from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob
 from judge_pipeline.judging.cached import JudgingStats, judge_through_store
 from judge_pipeline.judging.parsing import _BARE, _SCORE_LINE, SCORE_MAX, SCORE_MIN, expected_score, parse_label, parse_score
-from judge_pipeline.judging.templates import fence_delimiters, load_template, render_pairwise, render_pointwise
-from judge_pipeline.judging.verdict import Judge, Verdict
+from judge_pipeline.judging.templates import Template, fence_delimiters, load_template, render_pairwise, render_pointwise
+from judge_pipeline.judging.verdict import Judge, NotJudged, Verdict
 from judge_pipeline.store import JudgmentStore, content_key
 
 EFFORTS = ("low", "medium", "high")
@@ -68,6 +77,8 @@ class HTTPJudgeConfig:
     pairwise_template: str = "gold_pairwise_v1"  #: template version of `HTTPPairwiseJudge`
     rubric_template: str = "gold_rubric_v1"  #: template version of `HTTPRubricWriter`
     top_logprobs: int | None = 20  #: alternatives per token for the expected score (pointwise); None: no logprobs
+    seed: int | None = None  #: the request's ``seed`` (sampling servers honour it); None: not sent. In ``decoding``
+    retry_token_growth: float = 2.0  #: retry attempt k of an invalid verdict asks for max_tokens x growth**k tokens
     role: str = "gold"  #: the judges' role in the store ("gold" | "external")
     name_prefix: str = "gold"  #: judge names are "<prefix>:<model>@<effort>" (+ "/pairwise", "/rubric")
 
@@ -78,6 +89,8 @@ class HTTPJudgeConfig:
             raise ValueError("concurrency >= 1, max_retries >= 0, timeout_s > 0 and max_tokens >= 1 are required")
         if self.top_logprobs is not None and not 1 <= self.top_logprobs <= 20:
             raise ValueError(f"top_logprobs must be in 1..20 or None, got {self.top_logprobs}")
+        if self.retry_token_growth < 1:
+            raise ValueError(f"retry_token_growth must be >= 1, got {self.retry_token_growth}")
 
     @classmethod
     def from_env(cls, **overrides) -> "HTTPJudgeConfig":
@@ -180,25 +193,54 @@ class _HTTPJudge:
     suffix = ""
     checkpoint_hash = ""  #: served models expose no weight hash; the model name stands for them
 
-    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, template_version: str = ""):
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, template_version: str = "",
+                 attempt: int = 0):
         self.cfg = cfg
         self.client = client or cfg.client()
         self.template_version = template_version
+        self.template: Template = load_template(template_version)  # the text hashed is the text rendered
+        self.attempt = attempt
         self.model = cfg.model
         self.role = cfg.role
         self.name = f"{cfg.name_prefix}:{cfg.model}@{cfg.reasoning_effort or 'default'}{self.suffix}"
-        self.fingerprint = content_key(model=cfg.model, reasoning_effort=cfg.reasoning_effort, template=template_version)
+        self.fingerprint = content_key(model=cfg.model, reasoning_effort=cfg.reasoning_effort, template=template_version,
+                                       template_sha256=self.template.sha256)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, template={self.template_version!r})"
 
     @property
     def decoding(self) -> dict:
-        return {"mode": "chat", "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens}
+        """Every request setting that changes the answer (optional ones only when set, so keys stay stable)."""
+        d = {"mode": "chat", "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens}
+        if self.cfg.seed is not None:
+            d["seed"] = self.cfg.seed
+        if self.attempt:
+            d["attempt"] = self.attempt
+        return d
 
-    def _ask(self, conversations: list[list[dict[str, str]]], top_logprobs: int | None = None) -> list[ChatResult]:
-        return self.client.chat_many(conversations, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
-                                     reasoning_effort=self.cfg.reasoning_effort, top_logprobs=top_logprobs)
+    def for_attempt(self, attempt: int) -> "_HTTPJudge":
+        """This judge for retry ``attempt`` of an invalid verdict: a larger token budget (max_tokens x
+        retry_token_growth**attempt; most invalid gold verdicts are traces cut by the limit) and another seed
+        (seed or 0, + attempt: a sampling server answers afresh), same client, same name and fingerprint."""
+        if attempt == 0:
+            return self
+        cfg = dataclasses.replace(self.cfg, max_tokens=int(round(self.cfg.max_tokens * self.cfg.retry_token_growth ** attempt)),
+                                  seed=(self.cfg.seed or 0) + attempt)
+        return type(self)(cfg, self.client, attempt=attempt)
+
+    def _ask(self, conversations: list[list[dict[str, str]]], top_logprobs: int | None = None
+             ) -> list[ChatResult | NotJudged]:
+        """The server's answers; a transient transport failure (after the client's retries) becomes `NotJudged`,
+        any other request error is raised."""
+        extra = {"seed": self.cfg.seed} if self.cfg.seed is not None else None
+        results = self.client.chat_many(conversations, return_exceptions=True, temperature=self.cfg.temperature,
+                                        max_tokens=self.cfg.max_tokens, reasoning_effort=self.cfg.reasoning_effort,
+                                        top_logprobs=top_logprobs, extra=extra)
+        for r in results:
+            if isinstance(r, ChatRequestError) and not r.transient:
+                raise r
+        return [NotJudged(str(r)) if isinstance(r, ChatRequestError) else r for r in results]
 
     @staticmethod
     def _usage(result: ChatResult) -> dict:
@@ -211,8 +253,8 @@ class HTTPPointwiseJudge(_HTTPJudge):
 
     kind = "pointwise"
 
-    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
-        super().__init__(cfg, client, cfg.pointwise_template)
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, attempt: int = 0):
+        super().__init__(cfg, client, cfg.pointwise_template, attempt)
 
     @property
     def decoding(self) -> dict:
@@ -227,11 +269,11 @@ class HTTPPointwiseJudge(_HTTPJudge):
 
     def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
         prompt, response = item
-        return render_pointwise(self.template_version, prompt, response)
+        return render_pointwise(self.template, prompt, response)
 
-    def judge(self, items: list[tuple[str, str]]) -> list[Verdict]:
+    def judge(self, items: list[tuple[str, str]]) -> list[Verdict | NotJudged]:
         results = self._ask([self.messages(it) for it in items], self.cfg.top_logprobs)
-        return [self.verdict(r) for r in results]
+        return [r if isinstance(r, NotJudged) else self.verdict(r) for r in results]
 
 
 class HTTPPairwiseJudge(_HTTPJudge):
@@ -240,8 +282,8 @@ class HTTPPairwiseJudge(_HTTPJudge):
     kind = "pairwise"
     suffix = "/pairwise"
 
-    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
-        super().__init__(cfg, client, cfg.pairwise_template)
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, attempt: int = 0):
+        super().__init__(cfg, client, cfg.pairwise_template, attempt)
 
     def verdict(self, result: ChatResult) -> Verdict:
         label, reason = parse_label(result.text)
@@ -251,16 +293,16 @@ class HTTPPairwiseJudge(_HTTPJudge):
 
     def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
         prompt, response_a, response_b = item
-        return render_pairwise(self.template_version, prompt, response_a, response_b)
+        return render_pairwise(self.template, prompt, response_a, response_b)
 
-    def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict]:
-        return [self.verdict(r) for r in self._ask([self.messages(it) for it in items])]
+    def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict | NotJudged]:
+        return [r if isinstance(r, NotJudged) else self.verdict(r) for r in self._ask([self.messages(it) for it in items])]
 
 
-def render_rubric(version: str, instruction: str) -> list[dict[str, str]]:
+def render_rubric(template: str | Template, instruction: str) -> list[dict[str, str]]:
     """Chat messages asking for a rubric; the instruction is fenced between unique delimiters."""
     [(open_, close)] = fence_delimiters(instruction, labels=("INSTRUCTION",))
-    t = load_template(version)
+    t = template if isinstance(template, Template) else load_template(template)
     user = t.user.replace("{open}", open_).replace("{close}", close).replace("{instruction}", instruction, 1)
     return ([{"role": "system", "content": t.system}] if t.system else []) + [{"role": "user", "content": user}]
 
@@ -271,15 +313,16 @@ class HTTPRubricWriter(_HTTPJudge):
     kind = "rubric"
     suffix = "/rubric"
 
-    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None):
-        super().__init__(cfg, client, cfg.rubric_template)
+    def __init__(self, cfg: HTTPJudgeConfig, client: OpenAICompatClient | None = None, attempt: int = 0):
+        super().__init__(cfg, client, cfg.rubric_template, attempt)
 
     def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
-        return render_rubric(self.template_version, item[0])  # item = (prompt, ""): the response slot is unused
+        return render_rubric(self.template, item[0])  # item = (prompt, ""): the response slot is unused
 
-    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict]:
+    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict | NotJudged]:
         results = self._ask([self.messages(it) for it in items])
-        return [Verdict(raw_output=r.text.strip(), reasoning=r.reasoning,
+        return [r if isinstance(r, NotJudged) else
+                Verdict(raw_output=r.text.strip(), reasoning=r.reasoning,
                         invalid_reason=None if r.text.strip() else _cut_note("empty output", r),
                         **self._usage(r)) for r in results]
 

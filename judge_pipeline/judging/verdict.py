@@ -38,6 +38,16 @@ class Verdict:
         return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})
 
 
+@dataclass
+class NotJudged:
+    """What a judge returns, in a verdict's place, for an item it could not judge *now*: a transport failure
+    (no answer, an empty body, a 5xx after the client's retries, a timeout). It is no verdict and is never
+    stored: `judging.cached.judge_through_store` counts it (``JudgingStats.failed``) and a later call asks
+    again. A judge output that does not parse is a verdict (with ``invalid_reason``), and is stored."""
+
+    reason: str
+
+
 class Judge(Protocol):
     """What every judge exposes: identity (for store keys) and a batch call.
 
@@ -48,7 +58,7 @@ class Judge(Protocol):
     name: str  #: human name, e.g. "nonreasoning" or "gold:rules-v1"
     role: str  #: "gold" | "training" | "external"
     kind: str  #: "pointwise" | "pairwise" | "reward_model"
-    fingerprint: str  #: hash of model + checkpoint + template version
+    fingerprint: str  #: hash of what decides a verdict besides decoding: model, checkpoint, template text, code
     template_version: str
     model: str
     checkpoint_hash: str
@@ -56,4 +66,4 @@ class Judge(Protocol):
     @property
     def decoding(self) -> dict: ...
 
-    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict]: ...
+    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict | NotJudged]: ...
