@@ -26,11 +26,18 @@ def prompt_pools_disjoint(policy_test_prompts: pl.DataFrame, rl_prompts: pl.Data
 
 
 @asset_check(asset="gold_labels", additional_ins={"preference_pairs": AssetIn("preference_pairs")},
-             description="every response of every pair has exactly one gold verdict")
+             description="every pair kept has exactly one gold verdict per response; pairs left out warn")
 def gold_covers_pairs(gold_labels: pl.DataFrame, preference_pairs: pl.DataFrame) -> AssetCheckResult:
-    expected = 2 * len(preference_pairs)
-    return AssetCheckResult(passed=len(gold_labels) == expected,
-                            metadata={"rows": len(gold_labels), "expected": expected})
+    """An error when a kept pair lacks a response (or has one twice) or is unknown; a warning when pairs were left
+    out (a response with no valid gold verdict after every attempt: `assets.gold.gold_table`)."""
+    known = set(preference_pairs["pair_id"].to_list())
+    per_pair = gold_labels.group_by("pair_id").agg(pl.col("position").sort().str.join(",").alias("positions"))
+    malformed = per_pair.filter((pl.col("positions") != "a,b") | ~pl.col("pair_id").is_in(sorted(known))).height
+    dropped = len(known - set(per_pair["pair_id"].to_list()))
+    return AssetCheckResult(passed=malformed == 0 and dropped == 0,
+                            severity=AssetCheckSeverity.ERROR if malformed else AssetCheckSeverity.WARN,
+                            metadata={"rows": len(gold_labels), "expected": 2 * len(preference_pairs),
+                                      "malformed_pairs": malformed, "pairs_left_out": dropped})
 
 
 @asset_check(asset="gold_labels", description="gold scores use more than one value (a constant gold cannot rank)")

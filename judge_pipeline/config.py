@@ -222,6 +222,9 @@ class StudyConfig:
     data: DataConfig = field(default_factory=DataConfig)
     gold_judge: str = "rules"  #: "rules" (local, deterministic: judging/gold_rules.py) | "http" (OpenAI-compatible
     #: endpoint: judging/http_judge.py; JUDGE_PIPELINE_GOLD_MODEL / _BASE_URL / _EFFORT, key from OPENAI_API_KEY)
+    gold_attempts: int = 3  #: attempts at a valid gold verdict per response (`judging.cached.judge_with_retries`): an
+    #: invalid one is asked again under a new key (the HTTP judge with a larger token budget and another seed); a pair
+    #: with a response still invalid after all of them is left out of gold_labels (counted in its metadata)
     judges: tuple[JudgeTrainConfig, ...] = (JudgeTrainConfig(),)
     ensembles: tuple[EnsembleConfig, ...] = ()  #: judge ensembles policies can train against (by name)
     policy_judges: tuple[str, ...] | None = None  #: rewards (judge variants or ensemble names) a policy is trained
@@ -235,6 +238,10 @@ class StudyConfig:
     #: unless models, data, gold judge and every shared judge variant are identical (`shared_checkpoint_conflicts`)
     policy_checkpoints_of: str | None = None  #: the same for policy run folders (<policy>__<reward>__seed<S>):
     #: needs judge_checkpoints_of too and an identical PolicyTrainConfig up to its seeds (each seed its own folder)
+
+    def __post_init__(self) -> None:
+        if self.gold_attempts < 1:
+            raise ValueError(f"config {self.name!r}: gold_attempts must be >= 1, got {self.gold_attempts}")
 
     @property
     def judge_variants(self) -> list[str]:
@@ -296,7 +303,7 @@ def shared_checkpoint_conflicts(cfg: StudyConfig, judges_of: StudyConfig | None,
     retrain, never silently reuse)."""
     problems = []
     if judges_of is not None:
-        for f in ("models", "data", "gold_judge"):
+        for f in ("models", "data", "gold_judge", "gold_attempts"):
             if getattr(cfg, f) != getattr(judges_of, f):
                 problems.append(f"judge_checkpoints_of={judges_of.name!r}: `{f}` differs")
         theirs = {j.variant: j for j in judges_of.judges}
