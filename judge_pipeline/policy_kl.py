@@ -9,8 +9,10 @@ models given the same prefix:
 
 Its expectation over y ~ pi equals the sequence KL, and it has lower variance than the log-ratio of
 the sampled tokens alone. Each value is kept in the store's ``kl_estimates`` table, keyed by both
-models' weight hashes, the decoding, the prompt and the sample index: re-measuring an unchanged
-checkpoint costs nothing, and the initial policy's KL is 0 without a model call.
+models' checkpoint hashes, the decoding, the prompt and the sample index: re-measuring an unchanged
+checkpoint costs nothing, and the initial policy's KL is 0 without a model call. Values are committed every
+``commit_every`` completions (default: the batch size), not once per checkpoint: a run that fails or is
+killed midway keeps what it measured, and the next one computes only the rest.
 
 The KL is measured even when the GRPO run has no KL penalty (the paper's default).
 """
@@ -59,8 +61,11 @@ def sequence_kl(policy: TransformersBackend, reference: TransformersBackend, pro
 def kl_through_store(
     checkpoint: str, reference: str, prompts: Sequence[str], store: JudgmentStore, max_new_tokens: int,
     samples: int = 1, run_id: str | None = None, device: str = "cpu", batch_size: int = 8, progress: bool = True,
+    commit_every: int | None = None,
 ) -> tuple[list[float], KLStats]:
-    """Mean KL estimate per prompt (over ``samples`` completions) of ``checkpoint`` to ``reference``."""
+    """Mean KL estimate per prompt (over ``samples`` completions) of ``checkpoint`` to ``reference``; KL values
+    are committed to the store every ``commit_every`` completions (None: ``batch_size``)."""
+    commit_every = max(1, commit_every or batch_size)
     pol_fp, ref_fp = checkpoint_hash(checkpoint), checkpoint_hash(reference)
     stats = KLStats(requested=len(prompts) * samples)
     if pol_fp == ref_fp:  # the initial policy itself
@@ -72,7 +77,14 @@ def kl_through_store(
     if missing:
         policy = TransformersBackend(checkpoint, device=device)
         ref_model = TransformersBackend(reference, device=device)
-        rows = []
+        rows: list[dict] = []
+
+        def commit() -> None:
+            if rows:
+                store.put_kl(rows)  # committed: survives a failure or kill later in this checkpoint
+                stats.computed += len(rows)
+                rows.clear()
+
         for s in range(samples):
             todo = [p for (p, si), k in zip(items, keys) if si == s and k in missing]
             if not todo:
@@ -87,8 +99,9 @@ def kl_through_store(
                              "policy_fingerprint": pol_fp, "reference_fingerprint": ref_fp,
                              "decoding": canonical_json(decoding), "prompt": p, "sample_index": s, "kl": kl,
                              "tokens": n, "run_id": run_id})
-        store.put_kl(rows)
-        stats.computed = len(rows)
+                if len(rows) >= commit_every:
+                    commit()
+        commit()
     stored = store.fetch_kl(keys)
     per_prompt: dict[str, list[float]] = {}
     for (p, _), k in zip(items, keys):
