@@ -121,7 +121,7 @@ from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.store import JudgmentStore
 from judge_pipeline_tests.fakes import CountingJudge
 root, start = sys.argv[1], int(sys.argv[2])
-store = JudgmentStore(root, locking=False)  # a machine that shares no lock with the others
+store = JudgmentStore(root, locking=False, compact_every=0)  # a machine that shares no lock with the others
 items = [(f"prompt {i}", f"response {i}") for i in range(start, start + 60)]
 judge_through_store(CountingJudge(), items, store, batch_size=5, progress=False)
 """

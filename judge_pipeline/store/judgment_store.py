@@ -33,8 +33,10 @@ open, so a notebook or a ``duckdb`` CLI left open on a single-file store stopped
 * **Killed writers lose nothing committed**: a put is published before ``put_*`` returns; a process
   killed mid-put leaves a ``.tmp-*.partial`` file that readers ignore and ``compact()`` deletes.
 
-Shards accumulate (one per put); when a table has more than ``compact_every`` of them, the writer that
-notices merges them (``maybe_compact``). A reader can see a merged shard and its inputs together for
+Shards accumulate (one per put), and every query opens every shard (about half a millisecond each on 2
+cores), so when a table has more than ``compact_every`` *small* shards (under ``SMALL_SHARD_BYTES``), the
+writer that notices merges those into one (``maybe_compact``); large shards are left alone, so a put never
+rewrites a big table. ``compact()`` merges everything. A reader can see a merged shard and its inputs together for
 the milliseconds between the merged shard's rename and the inputs' deletion.
 """
 
@@ -104,6 +106,10 @@ TABLES: dict[str, tuple[dict[str, pl.DataType], Callable[[dict], str]]] = {
 }
 
 
+#: Shards smaller than this are merged automatically; larger ones only by compact().
+SMALL_SHARD_BYTES = 32 << 20
+
+
 class StoreLockTimeout(RuntimeError):
     """Another writer held a table's publish lock for longer than the timeout (a publish takes milliseconds)."""
 
@@ -154,14 +160,14 @@ class JudgmentStore:
     root: the store's folder (created with its layout on first use).
     study: the study this process works for; recorded with every use and judge registration, so the
         views answer one study's questions although studies share a store.
-    compact_every: merge a table's shards once it has more than this many (0: never automatically).
+    compact_every: merge a table's small shards once it has more than this many (0: never automatically).
     lock_timeout_s: how long a writer waits for another writer's publish (milliseconds normally).
     locking: take the publish lock (``flock``); False for writers that share no lock with the others (machines
         without a common lock manager): their duplicates are removed by ``compact()``. Default: the environment
         variable ``JUDGE_PIPELINE_STORE_LOCKING`` ("0" turns it off), else True.
     """
 
-    def __init__(self, root: str | Path, study: str | None = None, compact_every: int = 256,
+    def __init__(self, root: str | Path, study: str | None = None, compact_every: int = 16,
                  lock_timeout_s: float = 120.0, locking: bool | None = None):
         self.root = Path(root)
         if self.root.suffix == ".duckdb" and self.root.is_file():
@@ -357,10 +363,28 @@ class JudgmentStore:
         return sorted(p for p in (self.root / table).glob("*/*.parquet"))
 
     def maybe_compact(self, table: str) -> bool:
-        """Merge ``table``'s shards if there are more than ``compact_every``; False if not needed or already running."""
-        if len(self.shards(table)) <= self.compact_every:
+        """Merge ``table``'s small shards if there are more than ``compact_every``; False if not needed or another
+        process is compacting."""
+        if len(self._small_shards(table)) <= self.compact_every:
             return False
-        return self.compact(table, wait=False) is not None
+        lock = open(self.root / ".compact.lock", "a+")
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self._compact_table(table, small_only=True)
+            return True
+        finally:
+            lock.close()
+
+    def _small_shards(self, table: str) -> list[Path]:
+        out = []
+        for p in self.shards(table):
+            with contextlib.suppress(FileNotFoundError):  # merged away meanwhile
+                if p.stat().st_size < SMALL_SHARD_BYTES:
+                    out.append(p)
+        return out
 
     def compact(self, table: str | None = None, wait: bool = True) -> dict[str, int] | None:
         """Merge each table's shards into one, keeping the earliest row of each id; delete leftover temp files.
@@ -393,12 +417,13 @@ class JudgmentStore:
             lock.close()
         return before - kept
 
-    def _compact_table(self, table: str, drop_where: str | None = None, force: bool = False) -> int:
+    def _compact_table(self, table: str, drop_where: str | None = None, force: bool = False,
+                       small_only: bool = False) -> int:
         now = time.time()
         for tmp in (self.root / table).glob("*/.tmp-*"):
             if now - tmp.stat().st_mtime > 3600:  # a writer killed mid-put an hour ago or more
                 tmp.unlink(missing_ok=True)
-        inputs = self.shards(table)
+        inputs = self._small_shards(table) if small_only else self.shards(table)
         if len(inputs) <= 1 and not force:
             return sum(pq_rows(p) for p in inputs)
         folder = self.root / table / f"compacted-{uuid.uuid4().hex[:12]}"
