@@ -163,3 +163,14 @@ def test_a_single_file_store_of_the_earlier_version_migrates_with_nothing_to_rec
     assert store.query("SELECT study, step FROM judgment_uses").rows() == [("", 0)]
     _, _, stats = judge_through_store(judge, ITEMS, store, progress=False)
     assert stats.computed == 0
+
+
+def test_a_lone_surrogate_in_a_judge_output_is_stored_escaped(store):
+    from judge_pipeline.judging.verdict import Verdict
+
+    class Odd(CountingJudge):
+        def judge(self, items):
+            return [Verdict(raw_output="Score: 5 \ud800", score=5.0) for _ in items]
+
+    verdicts, _, _ = judge_through_store(Odd(), ITEMS[:1], store, progress=False)
+    assert verdicts[0].raw_output == "Score: 5 \\ud800" and verdicts[0].score == 5.0

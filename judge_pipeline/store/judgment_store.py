@@ -327,7 +327,7 @@ class JudgmentStore:
         except KeyError as exc:
             raise StoreRowError(f"{table}: a row lacks column {exc}") from exc
         k1, k2 = id_bits(ids)
-        frame = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema).with_columns(
+        frame = pl.DataFrame([{c: _utf8(r.get(c)) for c in schema} for r in rows], schema=schema).with_columns(
             pl.Series("k1", k1, dtype=pl.UInt64), pl.Series("k2", k2, dtype=pl.UInt64))
         folder = self.root / table / self.writer
         folder.mkdir(parents=True, exist_ok=True)
@@ -519,6 +519,16 @@ class JudgmentStore:
 
     def count_judgments(self) -> int:
         return int(self.query("count_judgments")["n"][0])
+
+
+def _utf8(value: Any) -> Any:
+    """Text that UTF-8 can hold: a lone surrogate (which a model's output can contain) is kept as its escape."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def pq_rows(path: Path) -> int:
