@@ -118,7 +118,7 @@ def test_every_variant_trains_its_stages(trained):
 
 def test_every_variant_is_reported(trained, tmp_path):
     cfg, out = trained
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     test = gold_rows()
     human = {"human": [{"prompt": "Say hi.", "response_a": "Hi!", "response_b": "No.", "label": 1,
                         "annotator_labels": [1, 1, 2]},
@@ -162,7 +162,7 @@ def test_http_gold_judge_is_selected_by_config(monkeypatch, tmp_path):
     assert isinstance(gold, HTTPPointwiseJudge) and gold.name == "gold:my-judge@low"
     with pytest.raises(ValueError, match="store"):
         build_rubric_source(cfg)
-    assert isinstance(build_rubric_source(cfg, JudgmentStore(tmp_path / "s.duckdb")), StoredRubrics)
+    assert isinstance(build_rubric_source(cfg, JudgmentStore(tmp_path / "store")), StoredRubrics)
     with pytest.raises(ValueError, match="not one of"):
         build_gold_judge(dataclasses.replace(cfg, gold_judge="gpt-4"))
 
@@ -172,7 +172,7 @@ def test_stored_rubrics_are_written_once(tmp_path):
     from judge_pipeline_tests.fakes import CountingJudge
 
     writer = CountingJudge(name="rubric-writer", kind="rubric")
-    rubrics = StoredRubrics(writer, JudgmentStore(tmp_path / "s.duckdb"))
+    rubrics = StoredRubrics(writer, JudgmentStore(tmp_path / "store"))
     assert rubrics.rubric("Say hi.") == rubrics.rubric("Say hi.") == "0"  # CountingJudge: len("") % 10
     assert writer.calls == 1
     again = StoredRubrics(CountingJudge(name="rubric-writer", kind="rubric"), rubrics.store)
@@ -214,7 +214,7 @@ def test_policy_trains_against_a_pairwise_judge_and_an_ensemble(trained, tmp_pat
     cfg, out = trained
     cfg = dataclasses.replace(cfg, ensembles=(EnsembleConfig("ens", ("nonreasoning", "bt_reward_model"), "mean_minus_var"),),
                               policy_judges=("pairwise", "ens"))
-    store = JudgmentStore(tmp_path / "j.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     paths = {v: str(p) for v, (p, _) in out.items()}
     pcfg = PolicyTrainConfig(max_steps=1, save_every=1, num_generations=2, prompts_per_step=1, max_completion_length=4,
                              train_top_layers=None)

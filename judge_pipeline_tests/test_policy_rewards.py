@@ -15,7 +15,7 @@ from judge_pipeline_tests.fakes import CountingJudge, LongerWinsJudge
 
 
 def test_group_win_rate_judges_every_ordered_pair_and_averages(tmp_path):
-    store = JudgmentStore(tmp_path / "s.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     judge = LongerWinsJudge()
     reward = PairwiseWinRateReward(judge, store)
     prompts = ["p1"] * 3 + ["p2"] * 2
@@ -30,7 +30,7 @@ def test_group_win_rate_judges_every_ordered_pair_and_averages(tmp_path):
 
 
 def test_invalid_games_count_as_configured(tmp_path):
-    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "s.duckdb"), invalid_game=0.0)
+    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "store"), invalid_game=0.0)
     # every game involving "??" is invalid (0 for both sides); "long one" beats "s" in both orders:
     # "long one" wins 2 of its 4 games, "s" none
     assert reward(["p"] * 3, ["??", "long one", "s"]) == [0.0, 0.5, 0.0]
@@ -38,7 +38,7 @@ def test_invalid_games_count_as_configured(tmp_path):
 
 
 def test_pairwise_proxy_is_the_win_rate_against_the_baseline(tmp_path):
-    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "s.duckdb"))
+    reward = PairwiseWinRateReward(LongerWinsJudge(), JudgmentStore(tmp_path / "store"))
     scored = reward.score_answers(["p", "q", "r"], ["longer", "s", "??"], baselines=["mid", "mid", "mid"])
     assert scored.values == [1.0, 0.0, None] and [len(k) for k in scored.keys] == [2, 2, 2]
     with pytest.raises(ValueError, match="baseline"):
@@ -53,7 +53,7 @@ def test_aggregates(how, expected):
 
 
 def test_ensemble_reward_combines_member_judges(tmp_path):
-    store = JudgmentStore(tmp_path / "s.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     short = JudgeReward(CountingJudge(name="a"), store)
     other = JudgeReward(CountingJudge(name="b", checkpoint_hash="ckpt-2"), store)
     ens = EnsembleReward([short, other], "worst_case", name="ens")

@@ -23,7 +23,7 @@ def test_pairwise_label_reward(pred, gold, reward):
 
 
 def test_judge_reward_scores_rollouts_through_the_store(tmp_path):
-    store = JudgmentStore(tmp_path / "s.duckdb")
+    store = JudgmentStore(tmp_path / "store")
     judge = CountingJudge()
     reward = JudgeReward(judge, store)
     prompts = [[{"role": "user", "content": "Say hi."}]] * 2
@@ -41,7 +41,7 @@ def test_invalid_verdict_gets_the_configured_reward_and_is_counted(tmp_path):
         def judge(self, items):
             return [Verdict(raw_output="??", invalid_reason="no score found") for _ in items]
 
-    reward = JudgeReward(Broken(), JudgmentStore(tmp_path / "s.duckdb"), invalid_reward=-2.0)
+    reward = JudgeReward(Broken(), JudgmentStore(tmp_path / "store"), invalid_reward=-2.0)
     assert reward(["p"], ["c"]) == [-2.0] and reward.invalid == 1
 
 
