@@ -21,8 +21,8 @@ from judge_pipeline.judging.http_judge import (
     HTTPJudgeConfig, HTTPPointwiseJudge, agreeing_with_high, build_http_gold_judges, effort_ablation,
     expected_from_logprobs, render_rubric, score_span, write_rubrics,
 )
-from judge_pipeline.judging.verdict import Verdict
-from judge_pipeline.store import JudgmentStore
+from judge_pipeline.judging.verdict import NotJudged, Verdict
+from judge_pipeline.store import JudgmentStore, content_key
 
 SECRET = "sk-test-SECRET-fast"
 KEY_ENV = "JUDGE_PIPELINE_TEST_KEY"
@@ -370,6 +370,7 @@ def server_cfg(url, **kw) -> HTTPJudgeConfig:
 
 
 def _store_bytes(tmp_path) -> bytes:
+    """Every file's bytes (shards are compressed: the store's own audit, tables_containing, reads the text)."""
     return b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
 
 
@@ -402,7 +403,7 @@ def test_server_pointwise_pairwise_rubric_through_the_store(llama_server, server
     kinds = store.query("SELECT kind, count(*) AS n FROM judgments GROUP BY kind ORDER BY kind").rows()
     assert kinds == [("pairwise", 1), ("pointwise", 2), ("rubric", 1)]
     assert all(SERVER_KEY not in j.fingerprint + j.name + json.dumps(j.decoding) for j in judges.values())
-    assert SERVER_KEY.encode() not in _store_bytes(tmp_path)
+    assert SERVER_KEY.encode() not in _store_bytes(tmp_path) and store.tables_containing(SERVER_KEY) == {}
 
 
 class FewShotPointwise(HTTPPointwiseJudge):
@@ -415,7 +416,9 @@ class FewShotPointwise(HTTPPointwiseJudge):
              {"role": "assistant", "content": "Wrong city.\nScore: 1"}]
 
     def __init__(self, cfg):
-        super().__init__(dataclasses.replace(cfg, pointwise_template="test-fewshot"))
+        super().__init__(cfg)
+        self.template_version = "test-fewshot"  # its prompt is SHOTS, not a template file: they are its identity
+        self.fingerprint = content_key(http_judge=self.fingerprint, shots=self.SHOTS)
 
     def messages(self, item):
         prompt, response = item
@@ -448,7 +451,7 @@ def test_server_auth_and_wrong_url_errors(llama_server, monkeypatch):
     assert llama_server in str(err.value) and "sk-test-WRONG-SECRET" not in str(err.value)
     monkeypatch.setenv("OPENAI_API_KEY", SERVER_KEY)
     wrong = f"http://127.0.0.1:{_free_port()}/v1"
-    with pytest.raises(ChatRequestError, match="could not connect") as err:
-        HTTPPointwiseJudge(server_cfg(wrong, max_retries=0)).judge([("q", "a")])
-    assert wrong + "/chat/completions" in str(err.value) and "smollm2-135m" in str(err.value)
-    assert SERVER_KEY not in str(err.value)
+    [failed] = HTTPPointwiseJudge(server_cfg(wrong, max_retries=0)).judge([("q", "a")])
+    assert isinstance(failed, NotJudged)  # a transport failure: no verdict, never stored, asked again next time
+    assert "could not connect" in failed.reason and wrong + "/chat/completions" in failed.reason
+    assert "smollm2-135m" in failed.reason and SERVER_KEY not in failed.reason
