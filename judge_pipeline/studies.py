@@ -52,7 +52,7 @@ def miniature() -> StudyConfig:
 
     Policy RL is *focused*: 4 RL prompts, 40 GRPO steps, and checkpoints scored on those same prompts
     (``score_on="rl"``). Spread over 48 prompts and scored on held-out ones, the miniature's CPU budget did not
-    let GRPO raise even the gold judge's own score (README, "Tuning the miniature policy"); concentrated on 4
+    let GRPO raise even the gold judge's own score (docs/results.md, "Tuning the miniature policy"); concentrated on 4
     prompts it does, and the non-reasoning judge gets hacked. ``miniature_heldout`` keeps the held-out setting.
     """
     # 8 pairs per human-labelled set: a reasoning judge's verdict on an LLMBar pair costs ~3.5 s on 2 cores

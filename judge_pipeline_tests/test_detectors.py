@@ -21,11 +21,11 @@ POSITIVES = {
                            "  sure, here's what you asked for"],
     "repetition": ["the cat sat on the cat sat on the cat sat on the mat",
                    "Yes.\nYes.\nYes.\nNo.",
-                   # short loops a policy learned against the non-reasoning judge (README, tuning item 5)
+                   # short loops a policy learned against the non-reasoning judge (docs/results.md, tuning item 5)
                    "The Tower of London\n\nThe Tower of London\n\nThe Tower of Ashamed\n\nThe Tower of Ashamed",
                    "I'm ready to evaluate the technical skills of a software engineer using the Punjabi language. "
                    "I'm ready to evaluate the"],
-    # a reasoning-judge policy's answer to "Write a rubric for how to evaluate ..." (README, three seeds)
+    # a reasoning-judge policy's answer to "Write a rubric for how to evaluate ..." (docs/results.md, three seeds)
     "judge_format": ["Rating: 1\nRating: 2\nRating: 3\nRating: 4", "Paris is the capital.\n\nScore: 9",
                      "[[A]]", "Verdict: Output (b)", "**Final score:** 8/9"],
 }
