@@ -4,11 +4,8 @@ by batch. Fast: a stub HTTP server, fake judges, fake models for the KL loop."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
 import pytest
@@ -22,44 +19,20 @@ from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudg
 from judge_pipeline.judging.verdict import NotJudged, Verdict
 from judge_pipeline.store import JudgmentStore
 from judge_pipeline_tests.fakes import CountingJudge
-from judge_pipeline_tests.test_http_judge import KEY_ENV, SECRET, chat_body
+from judge_pipeline_tests.test_http_judge import KEY_ENV, SECRET, Stub, chat_body
 
 
 # ---------------------------------------------------------------------- a stub server that answers by content
-class RoutedStub:
+class RoutedStub(Stub):
     """A local OpenAI-compatible server whose answer depends on the request: ``route(payload) -> (status, body,
     delay_s)``; body is a dict (sent as JSON) or a string (sent as is)."""
 
     def __init__(self, route):
-        self.route = route
-        self.requests: list[dict] = []
-        stub = self
+        super().__init__(route=lambda payload: (*route(payload), {}))
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append(payload)
-                status, body, delay = stub.route(payload)
-                time.sleep(delay)
-                data = (body if isinstance(body, str) else json.dumps(body)).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def payloads(self) -> list[dict]:
+        return [payload for _, payload in self.requests]
 
 
 @pytest.fixture
@@ -141,7 +114,7 @@ def test_a_request_error_that_is_no_outage_still_raises(routed, tmp_path):
     store = JudgmentStore(tmp_path / "store")
     with pytest.raises(ChatRequestError, match="HTTP 401") as err:
         judge_through_store(http_judge(stub), [("p", "r")], store, progress=False)
-    assert not err.value.transient and store.count_judgments() == 0 and len(stub.requests) == 1
+    assert not err.value.transient and store.count_judgments() == 0 and len(stub.payloads) == 1
 
 
 def test_client_retries_an_empty_answer_then_reports_it_as_transient(routed):
@@ -154,7 +127,7 @@ def test_client_retries_an_empty_answer_then_reports_it_as_transient(routed):
     with pytest.raises(ChatRequestError, match="empty completion") as err:
         OpenAICompatClient(stuck.url, "m", api_key_env=KEY_ENV, max_retries=1, backoff_s=0.01).chat(
             [{"role": "user", "content": "hi"}])
-    assert err.value.transient and len(stuck.requests) == 2
+    assert err.value.transient and len(stuck.payloads) == 2
     out = OpenAICompatClient(stuck.url, "m", api_key_env=KEY_ENV, max_retries=0).chat_many(
         [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]], return_exceptions=True)
     assert all(isinstance(o, ChatRequestError) for o in out)
@@ -256,15 +229,15 @@ def test_http_gold_retry_asks_for_a_larger_budget_and_another_seed(routed, tmp_p
     judge = http_judge(stub, max_tokens=100)
     verdicts, keys, stats = judge_with_retries(judge, items, store, attempts=3, progress=False)
     assert [v.score for v in verdicts] == [4.0, 4.0] and stats.attempt == [1, 1] and stats.recovered == 2
-    first, retry = stub.requests[0], stub.requests[-1]
+    first, retry = stub.payloads[0], stub.payloads[-1]
     assert "seed" not in first and first["max_tokens"] == 100  # attempt 0: the request (and key) of before
     assert retry["seed"] == 1 and retry["max_tokens"] == 200
     j1 = judge.for_attempt(1)
     assert j1.fingerprint == judge.fingerprint and j1.decoding["attempt"] == 1 and j1.decoding["max_tokens"] == 200
     assert keys == [judgment_key(j1, it) for it in items]
-    n = len(stub.requests)
+    n = len(stub.payloads)
     judge_with_retries(http_judge(stub, max_tokens=100), items, store, attempts=3, progress=False)
-    assert len(stub.requests) == n  # settled: a re-run asks the server nothing
+    assert len(stub.payloads) == n  # settled: a re-run asks the server nothing
 
 
 # ---------------------------------------------------------------------- gold labels

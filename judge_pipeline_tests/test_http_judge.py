@@ -4,7 +4,6 @@ logprobs, the effort filter, secret redaction; then the real thing against llama
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import threading
@@ -39,10 +38,12 @@ def chat_body(content: str, reasoning: str | None = None, tokens: list[dict] | N
 
 
 class Stub:
-    """A local HTTP server that answers POSTs from a script of (status, body, delay_s, headers), then repeats the last."""
+    """A local HTTP server that answers POSTs from a script of (status, body, delay_s, headers), then repeats the last;
+    or, given ``route``, with ``route(payload) -> (status, body, delay_s, headers)``."""
 
-    def __init__(self, script):
+    def __init__(self, script=(), route=None):
         self.script = list(script)
+        self.route = route
         self.requests: list[tuple[dict, dict]] = []  # (headers, payload)
         stub = self
 
@@ -53,7 +54,10 @@ class Stub:
             def do_POST(self):
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append((dict(self.headers), payload))
-                status, body, delay, headers = stub.script[min(len(stub.requests), len(stub.script)) - 1]
+                if stub.route is not None:
+                    status, body, delay, headers = stub.route(payload)
+                else:
+                    status, body, delay, headers = stub.script[min(len(stub.requests), len(stub.script)) - 1]
                 if callable(body):
                     body = body(payload)
                 time.sleep(delay)
