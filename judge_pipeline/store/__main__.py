@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import duckdb
 import polars as pl
 
 from judge_pipeline.config import store_path
@@ -38,8 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     store = JudgmentStore(args.root)
     if args.command == "sql":
+        try:
+            result = store.query(args.query)
+        except duckdb.Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         with pl.Config(tbl_rows=args.rows, fmt_str_lengths=80, tbl_width_chars=200):
-            print(store.query(args.query))
+            print(result)
     elif args.command == "compact":
         print(store.compact())
     elif args.command == "forget":

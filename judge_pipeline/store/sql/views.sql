@@ -152,7 +152,7 @@ SELECT cj.study, cj.judge_name, cj.role, cj.kind,
        count(*) FILTER (WHERE j.invalid_reason IS NOT NULL) AS invalid,
        avg(j.prompt_tokens)                                AS mean_prompt_tokens,
        avg(j.output_tokens)                                AS mean_output_tokens,
-       sum(coalesce(j.prompt_tokens, 0) + coalesce(j.output_tokens, 0)) AS total_tokens,
+       sum(coalesce(j.prompt_tokens, 0) + coalesce(j.output_tokens, 0))::BIGINT AS total_tokens,
        avg(j.latency_ms)                                   AS mean_latency_ms,
        sum(j.latency_ms) / 1000                            AS total_seconds
 FROM current_judges cj
