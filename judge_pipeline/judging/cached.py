@@ -4,7 +4,9 @@
 1. every item gets its content key (judge fingerprint, decoding, kind, prompt, responses in order);
 2. the store says which keys are missing;
 3. only those are judged, ``batch_size`` at a time, each batch committed before the next starts
-   (a run killed mid-way keeps every finished batch);
+   (a run killed mid-way keeps every finished batch); a judge with ``judge_stream`` (the HTTP judges) gets
+   them all at once and returns verdicts in completion order, committed every ``batch_size`` results or
+   ``commit_seconds``, whichever comes first, and on any exit (an error midway keeps every finished verdict);
 4. all verdicts are returned in item order, from the store.
 
 Failures heal:
@@ -74,8 +76,15 @@ def judge_through_store(
     progress: bool = True,
     desc: str | None = None,
     allow_failed: bool = False,
+    commit_seconds: float = 5.0,
 ) -> tuple[list[Verdict | None], list[str], JudgingStats]:
     """Verdicts for ``items`` (in order), their store keys, and what it cost.
+
+    A judge with ``judge_stream(items, heartbeat_s) -> iterator of (index, Verdict | NotJudged) or None`` (in
+    completion order; None: nothing new for ``heartbeat_s``) is streamed: its verdicts are committed every
+    ``batch_size`` of them or every ``commit_seconds``, whichever comes first, and whatever is held when the
+    stream stops (an exception, an interrupt) is committed before the exception goes on. Other judges are
+    called with ``batch_size`` items at a time (``judge(items)``), each batch committed.
 
     Items the judge returns `NotJudged` for are not stored and counted in ``stats.failed``; then, once every
     batch is done, `JudgingFailed` is raised, or with ``allow_failed`` their verdict is None."""
@@ -89,33 +98,67 @@ def judge_through_store(
     stats = JudgingStats(requested=len(items), unique=len(first), reused=len(first) - len(missing))
     failed: dict[str, str] = {}
     bar = tqdm(total=len(missing), desc=desc or f"judging with {judge.name}", disable=not progress or not missing)
-    for start in range(0, len(missing), batch_size):
-        batch_keys = missing[start : start + batch_size]
-        batch_items = [tuple(first[k]) for k in batch_keys]
-        t_batch = time.perf_counter()
-        verdicts = judge.judge(batch_items)
-        if len(verdicts) != len(batch_items):
-            raise RuntimeError(f"judge {judge.name} returned {len(verdicts)} verdicts for {len(batch_items)} items")
-        per_item_ms = (time.perf_counter() - t_batch) * 1000 / max(1, len(batch_items))
-        rows = []
-        for k, it, v in zip(batch_keys, batch_items, verdicts):
-            if isinstance(v, NotJudged):  # a transport failure: no verdict, nothing stored, asked again next time
-                failed[k] = v.reason
-                continue
-            prompt, *responses = it
-            if v.latency_ms is None:  # judges that do not time themselves (rule judges) get the batch average
-                v.latency_ms = per_item_ms
-            rows.append({
-                **v.as_row(), "key": k, "judge_name": judge.name, "fingerprint": judge.fingerprint,
-                "template_version": judge.template_version, "decoding": canonical_json(judge.decoding), "kind": judge.kind,
-                "prompt_hash": text_hash(prompt), "response_hash": text_hash(*responses), "prompt": prompt,
-                "response_a": responses[0], "response_b": responses[1] if len(responses) > 1 else None,
-                "run_id": run_id,
-            })
-        if rows:
-            store.put_judgments(rows)  # committed: survives a kill of this process
-        stats.computed += len(rows)
-        bar.update(len(batch_keys))
+    def row(k: str, it: Sequence[str], v: Verdict, per_item_ms: float) -> dict:
+        prompt, *responses = it
+        if v.latency_ms is None:  # judges that do not time themselves (rule judges) get the batch average
+            v.latency_ms = per_item_ms
+        return {
+            **v.as_row(), "key": k, "judge_name": judge.name, "fingerprint": judge.fingerprint,
+            "template_version": judge.template_version, "decoding": canonical_json(judge.decoding), "kind": judge.kind,
+            "prompt_hash": text_hash(prompt), "response_hash": text_hash(*responses), "prompt": prompt,
+            "response_a": responses[0], "response_b": responses[1] if len(responses) > 1 else None,
+            "run_id": run_id,
+        }
+
+    stream = getattr(judge, "judge_stream", None)
+    if stream is not None and missing:
+        held: list[dict] = []
+        held_since = 0.0
+
+        def commit() -> None:
+            if held:
+                store.put_judgments(held)  # committed: survives a kill of this process
+                stats.computed += len(held)
+                held.clear()
+
+        todo = [tuple(first[k]) for k in missing]
+        t_last = time.perf_counter()
+        try:
+            for got in stream(todo, heartbeat_s=commit_seconds):
+                if got is not None:
+                    i, v = got
+                    if isinstance(v, NotJudged):  # a transport failure: nothing stored, asked again next time
+                        failed[missing[i]] = v.reason
+                    else:
+                        now = time.perf_counter()
+                        if not held:
+                            held_since = now
+                        held.append(row(missing[i], todo[i], v, (now - t_last) * 1000))
+                        t_last = now
+                    bar.update(1)
+                if held and (len(held) >= batch_size or time.perf_counter() - held_since >= commit_seconds):
+                    commit()
+        finally:
+            commit()
+    else:
+        for start in range(0, len(missing), batch_size):
+            batch_keys = missing[start : start + batch_size]
+            batch_items = [tuple(first[k]) for k in batch_keys]
+            t_batch = time.perf_counter()
+            verdicts = judge.judge(batch_items)
+            if len(verdicts) != len(batch_items):
+                raise RuntimeError(f"judge {judge.name} returned {len(verdicts)} verdicts for {len(batch_items)} items")
+            per_item_ms = (time.perf_counter() - t_batch) * 1000 / max(1, len(batch_items))
+            rows = []
+            for k, it, v in zip(batch_keys, batch_items, verdicts):
+                if isinstance(v, NotJudged):  # a transport failure: no verdict, nothing stored, asked again next time
+                    failed[k] = v.reason
+                    continue
+                rows.append(row(k, it, v, per_item_ms))
+            if rows:
+                store.put_judgments(rows)  # committed: survives a kill of this process
+            stats.computed += len(rows)
+            bar.update(len(batch_keys))
     bar.close()
     stats.failed = len(failed)
     stats.failure = next(iter(failed.values()), None)

@@ -1,7 +1,10 @@
 """The LLM gold judge over HTTP: any OpenAI-compatible endpoint (``vllm serve openai/gpt-oss-120b``, ...).
 
 Three judges share one `HTTPJudgeConfig` and one client, and all go through
-`judging.cached.judge_through_store` like every other judge (content-keyed, cached, batch-committed):
+`judging.cached.judge_through_store` like every other judge (content-keyed, cached). They offer
+``judge_stream``: verdicts in completion order, so the store commits each as it arrives (every ``batch_size``
+results or ``commit_seconds``), with up to ``concurrency`` requests in flight per endpoint and the requests
+spread over every endpoint of ``base_urls`` (`backends.openai_compat.OpenAICompatClient`):
 
 - `HTTPPointwiseJudge` (kind "pointwise", items ``(prompt, response)``): the judge reasons, ends with
   "Score: N" (0-9, `parse_score`); its trace goes to ``Verdict.reasoning``. When the server returns
@@ -19,6 +22,16 @@ top_logprobs for the pointwise judge, the seed when one is set, the retry attemp
 every store key. The endpoint URL, concurrency, timeouts, retries and above all the API key are not: the
 key is read from the environment by the client at request time and appears in no fingerprint, store row
 or message. A judge reads its template once, when built, and renders from that copy.
+
+Serving settings (none of them in a key): ``base_url`` or ``base_urls`` (several servers of the same model),
+``concurrency`` (requests in flight per endpoint), ``timeout_s``, ``max_retries``, ``backoff_s``. `HTTPJudgeConfig.from_env`
+reads them for a role from ``JUDGE_PIPELINE_<ROLE>_URLS`` (comma-separated base URLs), ``_BASE_URL``, ``_MODEL``,
+``_EFFORT``, ``_CONCURRENCY``, ``_TIMEOUT_S``, ``_MAX_RETRIES`` (ROLE: GOLD by default, EXTERNAL, ...).
+
+A prompt over the server's context (a 400 saying so): the responses are clipped -- their start kept, the cut
+marked with `TRUNCATION_MARKER` like the local judges' `clip_to_context` -- by as many tokens as the server said
+were too many (estimated in characters), and the request sent again, up to `MAX_CLIPS` times; the key stays the
+item's (unclipped) key. Still over after that: `NotJudged` (not stored). Clips are counted in ``client.stats.clipped``.
 
 Transport failures are never verdicts. A request that still fails after the client's retries with a
 transient error (timeout, connection, 5xx, an empty or unreadable 200 body) comes back as `NotJudged`:
@@ -39,7 +52,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob
@@ -53,6 +66,15 @@ EFFORTS = ("low", "medium", "high")
 ENV_MODEL = "JUDGE_PIPELINE_GOLD_MODEL"
 ENV_BASE_URL = "JUDGE_PIPELINE_GOLD_BASE_URL"
 ENV_EFFORT = "JUDGE_PIPELINE_GOLD_EFFORT"
+ENV_URLS = "JUDGE_PIPELINE_GOLD_URLS"  #: comma-separated base URLs (the role's servers); wins over _BASE_URL
+ENV_CONCURRENCY = "JUDGE_PIPELINE_GOLD_CONCURRENCY"  #: requests in flight per endpoint
+ENV_TIMEOUT = "JUDGE_PIPELINE_GOLD_TIMEOUT_S"
+ENV_RETRIES = "JUDGE_PIPELINE_GOLD_MAX_RETRIES"
+
+#: appended where a response was cut to fit the judge's context; the same text as the local judges'
+#: (`backends.transformers_backend.TRUNCATION_MARKER`, not imported here: that module loads torch)
+TRUNCATION_MARKER = "\n[... the rest of this response was cut to fit the judge's context ...]"
+MAX_CLIPS = 4  #: clip-and-retry rounds after context-exceeded answers
 
 
 @dataclass(frozen=True)
@@ -60,8 +82,8 @@ class HTTPJudgeConfig:
     """How to reach the gold judge and how it decodes. Defaults: the paper's gold judge (gpt-oss-120b,
     effort high, temperature 0, up to 8192 new tokens) on a local ``vllm serve``.
 
-    `from_env` reads ``JUDGE_PIPELINE_GOLD_MODEL``, ``JUDGE_PIPELINE_GOLD_BASE_URL`` and
-    ``JUDGE_PIPELINE_GOLD_EFFORT`` (low | medium | high | none).
+    `from_env` reads ``JUDGE_PIPELINE_GOLD_MODEL``, ``_BASE_URL``, ``_URLS`` (comma-separated), ``_EFFORT``
+    (low | medium | high | none), ``_CONCURRENCY``, ``_TIMEOUT_S`` and ``_MAX_RETRIES`` (``GOLD``: the role).
     """
 
     model: str = "openai/gpt-oss-120b"  #: the ``model`` field sent to the server (what it serves); in the fingerprint
@@ -70,9 +92,11 @@ class HTTPJudgeConfig:
     reasoning_effort: str | None = "high"  #: "low" | "medium" | "high" | None (field not sent); in the fingerprint
     temperature: float = 0.0  #: sampling temperature; in ``decoding``
     max_tokens: int = 8192  #: new-token limit (reasoning included on most servers); in ``decoding``
-    concurrency: int = 8  #: parallel requests per batch (pass judge_through_store a batch_size >= this)
+    concurrency: int = 8  #: requests in flight per endpoint, at most (all judges sharing the client together)
     timeout_s: float = 600.0  #: per-request timeout, seconds
     max_retries: int = 5  #: retries on 429 / 5xx / connection errors / timeouts, with exponential back-off
+    base_urls: tuple[str, ...] = ()  #: several servers of the model (requests spread, fewest in flight); () -> base_url
+    backoff_s: float = 1.0  #: first back-off of a retried request (doubles per retry, jittered, capped at 60 s)
     pointwise_template: str = "gold_pointwise_v1"  #: template version of `HTTPPointwiseJudge`; in its fingerprint
     pairwise_template: str = "gold_pairwise_v1"  #: template version of `HTTPPairwiseJudge`
     rubric_template: str = "gold_rubric_v1"  #: template version of `HTTPRubricWriter`
@@ -83,6 +107,10 @@ class HTTPJudgeConfig:
     name_prefix: str = "gold"  #: judge names are "<prefix>:<model>@<effort>" (+ "/pairwise", "/rubric")
 
     def __post_init__(self) -> None:
+        if isinstance(self.base_urls, str):
+            object.__setattr__(self, "base_urls", tuple(u.strip() for u in self.base_urls.split(",") if u.strip()))
+        else:
+            object.__setattr__(self, "base_urls", tuple(self.base_urls))
         if self.reasoning_effort not in (*EFFORTS, None):
             raise ValueError(f"reasoning_effort must be one of {EFFORTS} or None, got {self.reasoning_effort!r}")
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0 or self.max_tokens < 1:
@@ -92,17 +120,31 @@ class HTTPJudgeConfig:
         if self.retry_token_growth < 1:
             raise ValueError(f"retry_token_growth must be >= 1, got {self.retry_token_growth}")
 
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The base URLs requests go to: ``base_urls``, else ``base_url``."""
+        return self.base_urls or (self.base_url,)
+
     @classmethod
     def from_env(cls, **overrides) -> "HTTPJudgeConfig":
-        """Defaults, then the JUDGE_PIPELINE_GOLD_* variables that are set, then ``overrides``."""
+        """Defaults, then the ``JUDGE_PIPELINE_<ROLE>_*`` variables that are set (ROLE: ``overrides["role"]``,
+        default GOLD; see the module docstring), then ``overrides``."""
+        prefix = f"JUDGE_PIPELINE_{str(overrides.get('role', cls.role)).upper()}_"
+        env = {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
         values: dict = {}
-        if os.environ.get(ENV_MODEL):
-            values["model"] = os.environ[ENV_MODEL]
-        if os.environ.get(ENV_BASE_URL):
-            values["base_url"] = os.environ[ENV_BASE_URL]
-        if os.environ.get(ENV_EFFORT):
-            effort = os.environ[ENV_EFFORT].strip().lower()
+        for var, name in (("MODEL", "model"), ("BASE_URL", "base_url"), ("URLS", "base_urls")):
+            if var in env:
+                values[name] = env[var]
+        if "EFFORT" in env:
+            effort = env["EFFORT"].lower()
             values["reasoning_effort"] = None if effort in ("none", "") else effort
+        for var, name, typ in (("CONCURRENCY", "concurrency", int), ("TIMEOUT_S", "timeout_s", float),
+                               ("MAX_RETRIES", "max_retries", int)):
+            if var in env:
+                try:
+                    values[name] = typ(env[var])
+                except ValueError:
+                    raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
         values.update(overrides)
         return cls(**values)
 
@@ -110,8 +152,42 @@ class HTTPJudgeConfig:
         return dataclasses.replace(self, reasoning_effort=effort)
 
     def client(self) -> OpenAICompatClient:
-        return OpenAICompatClient(self.base_url, self.model, api_key_env=self.api_key_env, timeout_s=self.timeout_s,
-                                  max_retries=self.max_retries, concurrency=self.concurrency)
+        return OpenAICompatClient(list(self.endpoints), self.model, api_key_env=self.api_key_env,
+                                  timeout_s=self.timeout_s, max_retries=self.max_retries, backoff_s=self.backoff_s,
+                                  concurrency=self.concurrency)
+
+
+def clip_item(item: Sequence[str], err: ChatRequestError, rendered_chars: int) -> tuple[str, ...] | None:
+    """``item`` with its responses shortened after a context-exceeded answer, or None when nothing is left to cut.
+
+    The number of characters to cut: the tokens the server said were too many x the prompt's characters per
+    token (from its own count of message tokens), + 20 %; without numbers, half of what can be cut. The longest
+    response is cut first (its start kept, `TRUNCATION_MARKER` appended), like the local judges do. An item whose
+    responses are all empty (a rubric's ``(prompt, "")``) has its prompt cut instead.
+    """
+    fields = list(item)
+    slots = [i for i in range(1, len(fields)) if fields[i]] or [0]
+
+    def body(i: int) -> str:
+        return fields[i][:-len(TRUNCATION_MARKER)] if fields[i].endswith(TRUNCATION_MARKER) else fields[i]
+
+    room = sum(len(body(i)) for i in slots)
+    if room == 0:
+        return None
+    if err.over_tokens is not None:
+        per_token = rendered_chars / max(1, err.prompt_tokens or (err.requested_tokens or 1))
+        cut = int(err.over_tokens * per_token * 1.2) + 16
+    else:
+        cut = room // 2 + 1
+    while cut > 0:
+        i = max(slots, key=lambda k: len(body(k)))
+        text = body(i)
+        if not text:
+            break
+        take = min(len(text), cut + (0 if fields[i].endswith(TRUNCATION_MARKER) else len(TRUNCATION_MARKER)))
+        fields[i] = text[:len(text) - take] + TRUNCATION_MARKER
+        cut -= take
+    return tuple(fields)
 
 
 # ---------------------------------------------------------------------- expected score from logprobs
@@ -229,18 +305,59 @@ class _HTTPJudge:
                                   seed=(self.cfg.seed or 0) + attempt)
         return type(self)(cfg, self.client, attempt=attempt)
 
-    def _ask(self, conversations: list[list[dict[str, str]]], top_logprobs: int | None = None
-             ) -> list[ChatResult | NotJudged]:
-        """The server's answers; a transient transport failure (after the client's retries) becomes `NotJudged`,
-        any other request error is raised."""
+    request_top_logprobs: int | None = None  #: top logprobs asked for (the pointwise judge: cfg.top_logprobs)
+
+    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:  # pragma: no cover - every judge defines it
+        raise NotImplementedError
+
+    def verdict(self, result: ChatResult) -> Verdict:  # pragma: no cover - every judge defines it
+        raise NotImplementedError
+
+    async def _aresult(self, item: tuple[str, ...]) -> ChatResult | NotJudged:
+        """The server's answer to one item, on the client's loop. A prompt over the context is clipped
+        (`clip_item`) and sent again; a transient failure (after the client's retries) or a prompt still over
+        the context becomes `NotJudged`; any other request error is raised."""
         extra = {"seed": self.cfg.seed} if self.cfg.seed is not None else None
-        results = self.client.chat_many(conversations, return_exceptions=True, temperature=self.cfg.temperature,
-                                        max_tokens=self.cfg.max_tokens, reasoning_effort=self.cfg.reasoning_effort,
-                                        top_logprobs=top_logprobs, extra=extra)
-        for r in results:
-            if isinstance(r, ChatRequestError) and not r.transient:
+        for clip in range(MAX_CLIPS + 1):
+            messages = self.messages(item)
+            try:
+                return await self.client.achat(messages, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
+                                               reasoning_effort=self.cfg.reasoning_effort,
+                                               top_logprobs=self.request_top_logprobs, extra=extra)
+            except ChatRequestError as exc:
+                if exc.context_exceeded:
+                    clipped = clip_item(item, exc, sum(len(m.get("content") or "") for m in messages))
+                    if clipped is not None and clip < MAX_CLIPS:
+                        item = clipped
+                        self.client.stats.clipped += 1
+                        continue
+                    return NotJudged(f"{exc} (still over the context after {clip} clip(s) of the responses)")
+                if exc.transient:
+                    return NotJudged(str(exc))
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def judge_stream(self, items: Sequence[Sequence[str]], heartbeat_s: float | None = None
+                     ) -> Iterator[tuple[int, Verdict | NotJudged] | None]:
+        """``(index, Verdict or NotJudged)`` for ``items`` in completion order, up to the client's capacity in
+        flight (with ``heartbeat_s``: None after that long without one). A request error that is no transport
+        failure (a wrong key, model or URL) is raised at once; what is still in flight is then cancelled."""
+        items = [tuple(it) for it in items]
+        for got in self.client.run_stream(len(items), lambda i: self._aresult(items[i]), heartbeat_s):
+            if got is None:
+                yield None
+                continue
+            i, r = got
+            if isinstance(r, BaseException):
                 raise r
-        return [NotJudged(str(r)) if isinstance(r, ChatRequestError) else r for r in results]
+            yield i, (r if isinstance(r, NotJudged) else self.verdict(r))
+
+    def judge(self, items: Sequence[Sequence[str]]) -> list[Verdict | NotJudged]:
+        """Verdicts in item order (all of ``items`` in flight together, up to the client's capacity)."""
+        out: list = [None] * len(items)
+        for i, v in self.judge_stream(items):
+            out[i] = v
+        return out
 
     @staticmethod
     def _usage(result: ChatResult) -> dict:
@@ -260,6 +377,10 @@ class HTTPPointwiseJudge(_HTTPJudge):
     def decoding(self) -> dict:
         return {**super().decoding, "top_logprobs": self.cfg.top_logprobs}
 
+    @property
+    def request_top_logprobs(self) -> int | None:
+        return self.cfg.top_logprobs
+
     def verdict(self, result: ChatResult) -> Verdict:
         score, reason = parse_score(result.text)
         exp, probs, outside = expected_from_logprobs(result.logprobs, score)
@@ -271,9 +392,6 @@ class HTTPPointwiseJudge(_HTTPJudge):
         prompt, response = item
         return render_pointwise(self.template, prompt, response)
 
-    def judge(self, items: list[tuple[str, str]]) -> list[Verdict | NotJudged]:
-        results = self._ask([self.messages(it) for it in items], self.cfg.top_logprobs)
-        return [r if isinstance(r, NotJudged) else self.verdict(r) for r in results]
 
 
 class HTTPPairwiseJudge(_HTTPJudge):
@@ -295,8 +413,6 @@ class HTTPPairwiseJudge(_HTTPJudge):
         prompt, response_a, response_b = item
         return render_pairwise(self.template, prompt, response_a, response_b)
 
-    def judge(self, items: list[tuple[str, str, str]]) -> list[Verdict | NotJudged]:
-        return [r if isinstance(r, NotJudged) else self.verdict(r) for r in self._ask([self.messages(it) for it in items])]
 
 
 def render_rubric(template: str | Template, instruction: str) -> list[dict[str, str]]:
@@ -319,12 +435,9 @@ class HTTPRubricWriter(_HTTPJudge):
     def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
         return render_rubric(self.template, item[0])  # item = (prompt, ""): the response slot is unused
 
-    def judge(self, items: list[tuple[str, ...]]) -> list[Verdict | NotJudged]:
-        results = self._ask([self.messages(it) for it in items])
-        return [r if isinstance(r, NotJudged) else
-                Verdict(raw_output=r.text.strip(), reasoning=r.reasoning,
-                        invalid_reason=None if r.text.strip() else _cut_note("empty output", r),
-                        **self._usage(r)) for r in results]
+    def verdict(self, r: ChatResult) -> Verdict:
+        return Verdict(raw_output=r.text.strip(), reasoning=r.reasoning,
+                       invalid_reason=None if r.text.strip() else _cut_note("empty output", r), **self._usage(r))
 
 
 def rubric_items(prompts: Sequence[str]) -> list[tuple[str, str]]:
