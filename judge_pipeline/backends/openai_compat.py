@@ -367,14 +367,16 @@ class OpenAICompatClient:
         return self._http
 
     async def _acquire(self) -> _Endpoint:
-        """An endpoint with a free slot: fewest in flight, then fewest sent, preferring ones not cooling down."""
+        """An endpoint with a free slot: fewest in flight, then fewest sent. One that just failed (cooling down)
+        is used only while every endpoint is cooling down: a request waits for a slot on a healthy one instead."""
         if self._freed is None:
             self._freed = asyncio.Event()
         while True:
-            free = [e for e in self._endpoints if e.in_flight < self.concurrency]
+            now = time.monotonic()
+            healthy = [e for e in self._endpoints if e.cool_until <= now] or self._endpoints
+            free = [e for e in healthy if e.in_flight < self.concurrency]
             if free:
-                now = time.monotonic()
-                ep = min(free, key=lambda e: (e.cool_until > now, e.in_flight, e.sent))
+                ep = min(free, key=lambda e: (e.in_flight, e.sent))
                 ep.in_flight += 1
                 ep.sent += 1
                 st = self.stats
@@ -384,7 +386,10 @@ class OpenAICompatClient:
                 st.max_in_flight = max(st.max_in_flight, st.in_flight)
                 return ep
             self._freed.clear()
-            await self._freed.wait()
+            try:  # woken by a release, or to look again when a cooling-down endpoint may be back
+                await asyncio.wait_for(self._freed.wait(), 0.25)
+            except asyncio.TimeoutError:
+                pass
 
     def _release(self, ep: _Endpoint) -> None:
         ep.in_flight -= 1
@@ -465,7 +470,7 @@ class OpenAICompatClient:
                     retry_after = resp.headers.get("Retry-After")
             if attempt + 1 < attempts:
                 delay = self._backoff(attempt, retry_after)
-                ep.cool_until = time.monotonic() + delay
+                ep.cool_until = time.monotonic() + max(2 * delay, 1.0)  # others first for a while
                 await asyncio.sleep(delay)
         self.stats.failed += 1
         raise self._error(f"failed after {attempts} attempt(s); last error: {last}", url=url, status=last_status,

@@ -161,7 +161,8 @@ def clip_item(item: Sequence[str], err: ChatRequestError, rendered_chars: int) -
     """``item`` with its responses shortened after a context-exceeded answer, or None when nothing is left to cut.
 
     The number of characters to cut: the tokens the server said were too many x the prompt's characters per
-    token (from its own count of message tokens), + 20 %; without numbers, half of what can be cut. The longest
+    token (from its own count of message tokens), + 5 % (another round follows if that was not enough); without
+    numbers, half of what can be cut. The longest
     response is cut first (its start kept, `TRUNCATION_MARKER` appended), like the local judges do. An item whose
     responses are all empty (a rubric's ``(prompt, "")``) has its prompt cut instead.
     """
@@ -176,7 +177,7 @@ def clip_item(item: Sequence[str], err: ChatRequestError, rendered_chars: int) -
         return None
     if err.over_tokens is not None:
         per_token = rendered_chars / max(1, err.prompt_tokens or (err.requested_tokens or 1))
-        cut = int(err.over_tokens * per_token * 1.2) + 16
+        cut = int(err.over_tokens * per_token * 1.05) + 16
     else:
         cut = room // 2 + 1
     while cut > 0:
