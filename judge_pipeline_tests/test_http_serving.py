@@ -16,7 +16,6 @@ import pytest
 from judge_pipeline.backends.openai_compat import ChatRequestError, OpenAICompatClient, context_numbers
 from judge_pipeline.judging.cached import JudgingFailed, judge_through_store, judgment_key
 from judge_pipeline.judging.http_judge import TRUNCATION_MARKER, HTTPJudgeConfig, HTTPPointwiseJudge
-from judge_pipeline.judging.verdict import NotJudged
 from judge_pipeline.store import JudgmentStore
 from judge_pipeline_tests.test_http_judge import (  # noqa: F401  (fixtures)
     KEY_ENV, SECRET, Stub, chat_body, llama_server, server_cfg, server_key,
