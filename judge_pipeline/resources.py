@@ -15,7 +15,7 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from judge_pipeline import tracking
 from judge_pipeline.config import DATA_DIR, StudyConfig, load_config
 from judge_pipeline.store import JudgmentStore
-from judge_pipeline.store.judgment_store import migrate_from_duckdb
+from judge_pipeline.store.migrate import migrate_from_duckdb
 
 #: Resource keys an asset needs for W&B: dagster-wandb's resource (which logs in) when a key is set.
 WANDB_RESOURCE_KEYS: set[str] = {"wandb"} if os.environ.get("WANDB_API_KEY") else set()

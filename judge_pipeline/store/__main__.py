@@ -15,7 +15,9 @@ import duckdb
 import polars as pl
 
 from judge_pipeline.config import store_path
-from judge_pipeline.store.judgment_store import TABLES, JudgmentStore, migrate_from_duckdb
+from judge_pipeline.store.judgment_store import JudgmentStore
+from judge_pipeline.store.migrate import migrate_from_duckdb
+from judge_pipeline.store.tables import TABLES
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,64 +47,20 @@ import fcntl
 import hashlib
 import logging
 import os
-import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from judge_pipeline.store.keys import text_hash
+from judge_pipeline.store.tables import QUERIES, TABLES, id_bits, read_sql, utf8, view_statements
 
 log = logging.getLogger(__name__)
-
-JUDGMENT_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String, "judge_name": pl.String, "fingerprint": pl.String, "template_version": pl.String,
-    "decoding": pl.String, "kind": pl.String, "prompt_hash": pl.String, "response_hash": pl.String,
-    "prompt": pl.String, "response_a": pl.String, "response_b": pl.String, "raw_output": pl.String,
-    "reasoning": pl.String, "score": pl.Float64, "label": pl.Int32, "invalid_reason": pl.String,
-    "expected_score": pl.Float64, "score_probs": pl.List(pl.Float64), "mass_outside": pl.Float64,
-    "reward": pl.Float64, "prompt_tokens": pl.Int32, "output_tokens": pl.Int32, "latency_ms": pl.Float64, "run_id": pl.String,
-}
-GENERATION_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String, "model": pl.String, "model_fingerprint": pl.String, "decoding": pl.String,
-    "prompt": pl.String, "sample_index": pl.Int32, "completion": pl.String, "finished": pl.Boolean,
-    "completion_tokens": pl.Int32, "latency_ms": pl.Float64, "run_id": pl.String,
-}
-KL_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String, "policy_fingerprint": pl.String, "reference_fingerprint": pl.String, "decoding": pl.String,
-    "prompt": pl.String, "sample_index": pl.Int32, "kl": pl.Float64, "tokens": pl.Int32, "run_id": pl.String,
-}
-USE_SCHEMA: dict[str, pl.DataType] = {
-    "key": pl.String, "context": pl.String, "study": pl.String, "partition_key": pl.String, "step": pl.Int32,
-    "item_id": pl.String,
-}
-JUDGE_SCHEMA: dict[str, pl.DataType] = {
-    "judge_name": pl.String, "fingerprint": pl.String, "role": pl.String, "model": pl.String,
-    "checkpoint_hash": pl.String, "template_version": pl.String, "kind": pl.String,
-}
-STUDY_JUDGE_SCHEMA: dict[str, pl.DataType] = {
-    "study": pl.String, "judge_name": pl.String, "fingerprint": pl.String, "role": pl.String, "kind": pl.String,
-    "writer": pl.String,
-}
-
-#: Per table: its columns and the function giving a row's id (the primary key, as one string).
-TABLES: dict[str, tuple[dict[str, pl.DataType], Callable[[dict], str]]] = {
-    "judgments": (JUDGMENT_SCHEMA, lambda r: r["key"]),
-    "generations": (GENERATION_SCHEMA, lambda r: r["key"]),
-    "kl_estimates": (KL_SCHEMA, lambda r: r["key"]),
-    "judges": (JUDGE_SCHEMA, lambda r: text_hash(r["fingerprint"])),
-    "judgment_uses": (USE_SCHEMA, lambda r: text_hash(r["key"], r["context"], r["study"], r["partition_key"],
-                                                       str(r["step"]), r["item_id"])),
-    "study_judges": (STUDY_JUDGE_SCHEMA, lambda r: text_hash(r["study"], r["judge_name"], r["fingerprint"], r["writer"])),
-}
-
 
 #: Shards smaller than this are merged automatically; larger ones only by compact().
 SMALL_SHARD_BYTES = 32 << 20
@@ -116,40 +72,6 @@ class StoreLockTimeout(RuntimeError):
 
 class StoreRowError(ValueError):
     """Rows that do not fit a table (a missing required column, a wrong type); the message names the table."""
-
-
-def _read_sql(name: str) -> str:
-    return resources.files("judge_pipeline.store").joinpath("sql", name).read_text()
-
-
-def _named_queries() -> dict[str, str]:
-    """Parse ``queries.sql`` into {name: statement}."""
-    text = _read_sql("queries.sql")
-    blocks = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
-    return {blocks[i]: blocks[i + 1].strip() for i in range(1, len(blocks), 2)}
-
-
-QUERIES = _named_queries()
-
-
-def id_bits(ids: Sequence[str]) -> tuple[list[int], list[int]]:
-    """(k1, k2): the first and second 64 bits of each hex id (sha256 hex digests)."""
-    return [int(i[:16], 16) for i in ids], [int(i[16:32], 16) for i in ids]
-
-
-def _is_hex_id(s: object) -> bool:
-    return isinstance(s, str) and len(s) >= 32 and all(c in "0123456789abcdef" for c in s[:32])
-
-
-def _relation_sql(root: Path, table: str) -> str:
-    glob = str(root / table / "**" / "*.parquet").replace("'", "''")
-    return f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
-
-
-def view_statements(root: Path) -> list[str]:
-    """Statements that define every table as a view over its shards, then the study's views (views.sql)."""
-    base = [f"CREATE OR REPLACE VIEW {t} AS {_relation_sql(root, t)};" for t in TABLES]
-    return base + [_read_sql("views.sql")]
 
 
 class JudgmentStore:
@@ -190,7 +112,7 @@ class JudgmentStore:
     # ---------------------------------------------------------------- layout
     def _ensure_layout(self) -> None:
         """Table folders with their ``_schema.parquet``, and the catalog; both rewritten only when they change."""
-        schema_sql = _read_sql("schema.sql")
+        schema_sql = read_sql("schema.sql")
         con = duckdb.connect()
         con.execute(schema_sql)
         for t in TABLES:
@@ -314,7 +236,7 @@ class JudgmentStore:
         with self._lock:
             if self._stage is None:
                 self._stage = duckdb.connect()
-                self._stage.execute(_read_sql("schema.sql"))
+                self._stage.execute(read_sql("schema.sql"))
             return self._stage.cursor()
 
     def _put(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -327,7 +249,7 @@ class JudgmentStore:
         except KeyError as exc:
             raise StoreRowError(f"{table}: a row lacks column {exc}") from exc
         k1, k2 = id_bits(ids)
-        frame = pl.DataFrame([{c: _utf8(r.get(c)) for c in schema} for r in rows], schema=schema).with_columns(
+        frame = pl.DataFrame([{c: utf8(r.get(c)) for c in schema} for r in rows], schema=schema).with_columns(
             pl.Series("k1", k1, dtype=pl.UInt64), pl.Series("k2", k2, dtype=pl.UInt64))
         folder = self.root / table / self.writer
         folder.mkdir(parents=True, exist_ok=True)
@@ -521,36 +443,7 @@ class JudgmentStore:
         return int(self.query("count_judgments")["n"][0])
 
 
-def _utf8(value: Any) -> Any:
-    """Text that UTF-8 can hold: a lone surrogate (which a model's output can contain) is kept as its escape."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
-
-
 def pq_rows(path: Path) -> int:
     """Rows in one Parquet file (from its footer)."""
     return int(duckdb.sql(f"SELECT sum(row_group_num_rows) FROM (SELECT DISTINCT row_group_id, row_group_num_rows "
                           f"FROM parquet_metadata('{path}'))").fetchone()[0] or 0)
-
-
-def migrate_from_duckdb(old: str | Path, root: str | Path) -> dict[str, int]:
-    """Copy a single-file store of an earlier version (``judgments.duckdb``) into a shard store at ``root``.
-
-    Uses without a study get study ''; ``study_judges`` starts empty. Returns {table: rows copied}.
-    """
-    store = JudgmentStore(root, compact_every=0)
-    src = duckdb.connect(str(old), read_only=True)
-    copied = {}
-    for table, (schema, _) in TABLES.items():
-        if not src.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]:
-            continue
-        df = src.execute(f"SELECT * FROM {table}").pl()
-        rows = [{**{c: None for c in schema}, "study": "", **r} for r in df.iter_rows(named=True)]
-        copied[table] = sum(store._put(table, rows[i:i + 100_000]) for i in range(0, len(rows), 100_000))
-    src.close()
-    store.compact()
-    return copied
