@@ -122,7 +122,7 @@ from judge_pipeline.store import JudgmentStore
 from judge_pipeline_tests.fakes import CountingJudge
 root, start = sys.argv[1], int(sys.argv[2])
 store = JudgmentStore(root, locking=False, compact_every=0)  # a machine that shares no lock with the others
-items = [(f"prompt {i}", f"response {i}") for i in range(start, start + 60)]
+items = [(f"prompt {i}", f"response {i}") for i in range(start, start + 40)]
 judge_through_store(CountingJudge(), items, store, batch_size=5, progress=False)
 """
 
@@ -130,17 +130,19 @@ judge_through_store(CountingJudge(), items, store, batch_size=5, progress=False)
 def test_lockless_writers_in_separate_shard_folders_lose_nothing_and_compact_to_unique_rows(tmp_path):
     root = tmp_path / "store"
     JudgmentStore(root)
+    # Prompts 0-39, 30-69 and 60-99: each process has prompts no other one judges, so each publishes shards
+    # of its own, however the three interleave; prompts 30-39 and 60-69 may be judged twice.
     procs = [subprocess.Popen([sys.executable, "-c", LOCKLESS_WRITER, str(root), str(s)], env=ENV) for s in (0, 30, 60)]
     assert [p.wait(timeout=240) for p in procs] == [0, 0, 0]
     store = JudgmentStore(root)
     writers = {p.parent.name for p in store.shards("judgments")}
     assert len(writers) == 3  # one shard folder per process
-    expected = {f"prompt {i}" for i in range(120)}
+    expected = {f"prompt {i}" for i in range(100)}
     assert set(store.query("SELECT DISTINCT prompt FROM judgments")["prompt"].to_list()) == expected  # nothing lost
     store.compact()
-    assert store.duplicates() == 0 and store.count_judgments() == 120
+    assert store.duplicates() == 0 and store.count_judgments() == 100
     assert len(store.shards("judgments")) == 1
-    _, _, stats = judge_through_store(CountingJudge(), [(f"prompt {i}", f"response {i}") for i in range(120)], store,
+    _, _, stats = judge_through_store(CountingJudge(), [(f"prompt {i}", f"response {i}") for i in range(100)], store,
                                       progress=False)
     assert stats.computed == 0
 
