@@ -1,4 +1,4 @@
-"""One asynchronous client for any OpenAI-compatible ``/v1/chat/completions`` endpoint.
+"""One asynchronous client for any OpenAI-compatible endpoint: ``/v1/chat/completions`` and ``/v1/completions``.
 
 Works with ``vllm serve``, hosted APIs and llama-cpp-python's server. Every model call of the pipeline that goes
 over HTTP goes through `OpenAICompatClient`, whose requests all run on one asyncio event loop (a daemon thread
@@ -10,6 +10,8 @@ retries on its own schedule and spreads nothing over endpoints; the pipeline nee
 - endpoints: one or more base URLs serving the same model (a comma-separated string or a sequence); each has
   at most ``concurrency`` requests in flight; a request goes to the endpoint with the fewest in flight (ties:
   the one sent fewest), avoiding for a while one that just failed;
+- raw-prompt completions (`complete` / `acomplete`: a chat template the caller applied, logprobs in the legacy
+  layout) for the trained judges and policies served from their checkpoint folders (`backends.served_model`);
 - sync and async faces of the same core: `chat` (one request, blocking), `achat` (a coroutine on the client's
   loop), `chat_many` (results in input order), `chat_stream` / `run_stream` (results in *completion* order as
   they arrive: what `judging.cached.judge_through_store` commits as they come);
@@ -163,6 +165,34 @@ def _parse_logprobs(choice: dict[str, Any]) -> list[TokenLogprob] | None:
     return out
 
 
+def _parse_completion_logprobs(choice: dict[str, Any]) -> list[TokenLogprob] | None:
+    """The legacy ``/completions`` logprobs layout (``tokens``, ``token_logprobs``, ``top_logprobs`` as dicts)."""
+    lp = choice.get("logprobs") or {}
+    tokens = lp.get("tokens")
+    if not tokens:
+        return None
+    chosen = lp.get("token_logprobs") or [None] * len(tokens)
+    tops = lp.get("top_logprobs") or [None] * len(tokens)
+    out = []
+    for tok, chosen_lp, top in zip(tokens, chosen, tops):
+        alts = sorted(((t, float(v)) for t, v in (top or {}).items() if v is not None), key=lambda kv: -kv[1])
+        out.append(TokenLogprob(tok, float(chosen_lp) if chosen_lp is not None else float("-inf"), tuple(alts)))
+    return out
+
+
+def parse_completion_response(body: dict[str, Any], latency_ms: float, attempts: int = 1) -> ChatResult:
+    """A `ChatResult` from a ``/completions`` JSON body (first choice): ``text`` is the completion, no reasoning."""
+    choices = body.get("choices") or []
+    if not choices:
+        raise ValueError(f"response has no choices: {str(body)[:_BODY_SNIPPET]}")
+    choice = choices[0]
+    usage = body.get("usage") or {}
+    return ChatResult(text=choice.get("text") or "", reasoning=None, prompt_tokens=usage.get("prompt_tokens"),
+                      completion_tokens=usage.get("completion_tokens"), latency_ms=latency_ms,
+                      finish_reason=choice.get("finish_reason"), model=body.get("model"),
+                      logprobs=_parse_completion_logprobs(choice), attempts=attempts)
+
+
 def parse_chat_response(body: dict[str, Any], latency_ms: float, attempts: int = 1) -> ChatResult:
     """A `ChatResult` from a ``/chat/completions`` JSON body (first choice)."""
     choices = body.get("choices") or []
@@ -203,7 +233,7 @@ class _Endpoint:
 
     def __init__(self, url: str):
         self.url = url
-        self.chat_url = url + "/chat/completions"
+        self.chat_url = url + "/chat/completions"  # ``url + "/completions"`` for raw-prompt completions
         self.in_flight = 0
         self.sent = 0
         self.cool_until = 0.0  #: monotonic time before which others are preferred (it just failed)
@@ -423,15 +453,37 @@ class OpenAICompatClient:
                     top_logprobs: int | None = None, extra: dict[str, Any] | None = None) -> ChatResult:
         """One chat completion, as a coroutine on the client's loop (see `submit`); raises `ChatRequestError`."""
         payload = self._payload(messages, temperature, max_tokens, reasoning_effort, logprobs, top_logprobs, extra)
+        return await self._arequest("/chat/completions", payload, parse_chat_response)
+
+    async def acomplete(self, prompt: str, *, temperature: float | None = 0.0, max_tokens: int | None = None,
+                        top_logprobs: int | None = None, extra: dict[str, Any] | None = None) -> ChatResult:
+        """One raw-prompt completion (``POST /completions``): ``prompt`` is sent as it is -- a chat template already
+        applied by the caller, so the server's own template (or none) cannot change what the model reads; no special
+        tokens are added (``add_special_tokens: false``, a vLLM field other servers ignore). ``top_logprobs``: the
+        legacy ``logprobs`` count (top alternatives per generated token; vLLM's default cap is 20)."""
+        payload: dict[str, Any] = {"model": self.model, "prompt": prompt, "add_special_tokens": False}
+        if temperature is not None:
+            payload["temperature"] = temperature
+        if max_tokens is not None:
+            payload["max_tokens"] = max_tokens
+        if top_logprobs:
+            payload["logprobs"] = top_logprobs
+        payload.update(extra or {})
+        return await self._arequest("/completions", payload, parse_completion_response)
+
+    async def _arequest(self, path: str, payload: dict[str, Any],
+                        parse: Callable[[dict[str, Any], float, int], ChatResult]) -> ChatResult:
+        """POST ``payload`` to ``path`` of an endpoint with free capacity, with the retries, back-off and errors
+        described in the module docstring."""
         http = self._http_client()
         attempts = self.max_retries + 1
-        last, last_status, url = "no attempt made", None, self.chat_url
+        last, last_status, url = "no attempt made", None, self.base_url + path
         for attempt in range(attempts):
             retry_after = None
             if attempt:
                 self.stats.retries += 1
             ep = await self._acquire()
-            url = ep.chat_url
+            url = ep.url + path
             t0 = time.perf_counter()
             try:
                 resp = await http.post(url, json=payload, headers=self._headers())
@@ -449,7 +501,7 @@ class OpenAICompatClient:
                 last_status = resp.status_code
                 if resp.status_code == 200:  # an unreadable or empty answer is retried like a 5xx
                     try:
-                        result = parse_chat_response(resp.json(), latency_ms, attempt + 1)
+                        result = parse(resp.json(), latency_ms, attempt + 1)
                     except (ValueError, TypeError, AttributeError) as exc:  # not JSON, no choices
                         last = f"returned an unreadable body: {exc}; body starts {resp.text[:_BODY_SNIPPET]!r}"
                     else:
@@ -550,6 +602,15 @@ class OpenAICompatClient:
             if got is not None and isinstance(got[1], BaseException) and not isinstance(got[1], ChatRequestError):
                 raise got[1]
             yield got
+
+    def complete(self, prompt: str, **kwargs: Any) -> ChatResult:
+        """One raw-prompt completion (blocking); keyword arguments as `acomplete`."""
+        fut = self.submit(self.acomplete(prompt, **kwargs))
+        try:
+            return fut.result()
+        except BaseException:
+            fut.cancel()
+            raise
 
     def chat_many(self, conversations: Sequence[Sequence[dict[str, str]]], return_exceptions: bool = False,
                   **kwargs: Any) -> list[ChatResult | ChatRequestError]:

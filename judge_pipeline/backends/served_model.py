@@ -1,0 +1,122 @@
+"""A checkpoint folder served over HTTP (``vllm serve <folder>``): the local half is its tokenizer, the rest is a request.
+
+Trained judges and policies are plain Hugging Face folders, so vLLM (or any OpenAI-compatible server of the same
+weights: llama-cpp-python's server on a GGUF in the tests) serves them as they are. `ServedModel` is what a judge or
+a policy needs of such a model when it is served:
+
+- ``tokenizer`` and `render`: the folder's own tokenizer and chat template, loaded locally (no weights), so a
+  prompt is rendered -- and clipped to the judge's context -- exactly as the local path does
+  (`backends.transformers_backend`);
+- `agenerate` / `generate`: the rendered text sent to ``POST /completions`` through the one asynchronous client
+  (`backends.openai_compat.OpenAICompatClient`: bounded requests in flight per endpoint, several endpoints, back-off,
+  the API key only in a header). Raw-prompt completions, not chat: the server's template cannot change what the
+  model reads.
+
+The server is started by whoever runs the study (`vllm serve`, README "Serving the judges"); nothing here starts one.
+Where the requests go comes from `served_client` (environment variables of the role), never from a store key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient
+from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS, Completion, Messages
+
+#: alternatives per generated token asked for (vLLM's default ``--max-logprobs`` is 20)
+TOP_LOGPROBS = 20
+
+
+def served_env_prefix(role: str) -> str:
+    """``JUDGE_PIPELINE_<ROLE>_``: ROLE upper-cased, every non-alphanumeric character made ``_``."""
+    return "JUDGE_PIPELINE_" + "".join(c if c.isalnum() else "_" for c in role.upper()) + "_"
+
+
+def served_client(role: str, checkpoint: str | Path) -> OpenAICompatClient:
+    """The client for the server(s) of ``checkpoint`` under ``role`` (e.g. ``judge_nonreasoning``, ``policy``).
+
+    Read from ``JUDGE_PIPELINE_<ROLE>_URLS`` (comma-separated base URLs; required), ``_MODEL`` (the served model
+    name; default: the checkpoint folder's path, which is what ``vllm serve <folder>`` answers to),
+    ``_CONCURRENCY`` (requests in flight per endpoint, default 8), ``_TIMEOUT_S`` (600), ``_MAX_RETRIES`` (5) and
+    ``_API_KEY_ENV`` (the NAME of the variable holding the key; default OPENAI_API_KEY)."""
+    prefix = served_env_prefix(role)
+    env = {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
+    if "URLS" not in env:
+        raise ValueError(f"{role} is configured to be served over HTTP, but {prefix}URLS is not set: start the server "
+                         f"(vllm serve {checkpoint}) and set {prefix}URLS=http://host:8000/v1 (comma-separate several)")
+    numbers = {}
+    for var, name, typ in (("CONCURRENCY", "concurrency", int), ("TIMEOUT_S", "timeout_s", float),
+                           ("MAX_RETRIES", "max_retries", int)):
+        if var in env:
+            try:
+                numbers[name] = typ(env[var])
+            except ValueError:
+                raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
+    return OpenAICompatClient(env["URLS"], env.get("MODEL") or str(checkpoint),
+                              api_key_env=env.get("API_KEY_ENV", "OPENAI_API_KEY"), **numbers)
+
+
+def sampling_fields(temperature: float, top_p: float = 1.0, top_k: int = 0) -> dict:
+    """The request fields of a decoding: greedy when ``temperature`` <= 0, else sampled with top-p / top-k."""
+    if temperature <= 0:
+        return {"temperature": 0.0}
+    extra = {"top_p": top_p} if top_p < 1.0 else {}
+    if top_k:
+        extra["top_k"] = top_k
+    return {"temperature": temperature, "extra": extra}
+
+
+class ServedModel:
+    """The tokenizer of ``checkpoint`` plus the client of its server(s)."""
+
+    def __init__(self, checkpoint: str | Path, client: OpenAICompatClient, tokenizer=None):
+        self.path = str(checkpoint)
+        self.client = client
+        self._tokenizer = tokenizer
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+        return self._tokenizer
+
+    def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
+        """The chat template applied as the local backend applies it."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                  **CHAT_TEMPLATE_KWARGS)
+
+    async def acomplete(self, text: str, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                        top_k: int = 0, top_logprobs: int | None = None) -> ChatResult:
+        """One completion of the rendered ``text``; raises `ChatRequestError` (``transient``: ask again later)."""
+        fields = sampling_fields(temperature, top_p, top_k)
+        return await self.client.acomplete(text, max_tokens=max_new_tokens, top_logprobs=top_logprobs,
+                                           temperature=fields["temperature"], extra=fields.get("extra"))
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                 top_k: int = 0, seed: int = 0, batch_size: int = 16) -> list[Completion]:
+        """`TransformersBackend.generate`'s contract over HTTP: all prompts in flight together (up to the client's
+        capacity), completions in input order. ``batch_size`` and ``seed`` are the local path's; the server samples
+        with its own generator. A request that finally fails raises (a policy's answers are all or nothing)."""
+        texts = [self.render(m) for m in prompts]
+        out: list[Completion | None] = [None] * len(texts)
+        for i, r in self.client.run_stream(len(texts), lambda i: self.acomplete(texts[i], max_new_tokens, temperature,
+                                                                                top_p, top_k)):
+            if isinstance(r, BaseException):
+                raise r
+            out[i] = completion_of(r)
+        return out
+
+
+def completion_of(r: ChatResult) -> Completion:
+    """A `Completion` (the local backend's record) from a server's answer."""
+    text = r.text.strip()
+    return Completion(text=text, finished=r.finish_reason != "length", prompt_tokens=r.prompt_tokens or 0,
+                      completion_tokens=r.completion_tokens or 0, latency_ms=r.latency_ms)
+
+
+__all__ = ["ServedModel", "served_client", "served_env_prefix", "completion_of", "sampling_fields", "TOP_LOGPROBS",
+           "ChatRequestError"]
