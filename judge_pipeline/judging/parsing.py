@@ -106,23 +106,33 @@ def parse_final_label(raw: str | None) -> tuple[int | None, str | None]:
 
 
 #: Arena-Hard-Auto's five verdicts (its judge prompt asks for exactly these) -> label; the strength (>> vs >)
-#: is not kept in the label (the raw text keeps it). A=B is a tie (``metrics.pairwise.TIE`` = 0).
+#: is not kept in the label (the raw text keeps it; `parse_arena_hard_verdict` returns it). A=B is a tie
+#: (``metrics.pairwise.TIE`` = 0).
 ARENA_HARD_LABELS = {"A>>B": 1, "A>B": 1, "A=B": 0, "B>A": 2, "B>>A": 2}
 _ARENA_HARD = re.compile(r"\[\[([AB<>=]+)\]\]")
+_ARENA_HARD_SINGLE = re.compile(r"\[([AB<>=]+)\]")
 
 
-def parse_arena_hard_label(raw: str | None) -> tuple[int | None, str | None]:
-    """An Arena-Hard-Auto judgment: the last ``[[A>B]]``-style verdict of the text (upper-cased, as Arena-Hard
-    v2 reads it) -> 1 (A better), 2 (B better) or 0 (tie, ``[[A=B]]``), or (None, reason).
+def parse_arena_hard_verdict(raw: str | None, single_brackets: bool = False) -> tuple[str | None, str | None]:
+    """An Arena-Hard-Auto judgment's verdict, one of the five of `ARENA_HARD_LABELS` ("A>>B", ...), or (None, reason).
 
-    The last verdict counts, as for the project's reasoning judges (a judgment quotes the choices before
-    it gives its own); a verdict outside the five Arena-Hard asks for ("[[A<B]]") is invalid.
+    The text is upper-cased and the last ``[[...]]`` counts, as Arena-Hard v2 reads it (a judgment quotes the
+    choices before it gives its own); with ``single_brackets`` and no ``[[...]]``, the last ``[...]`` (Arena-Hard
+    v2's second pattern). A verdict outside the five the prompt asks for ("[[A<B]]") is invalid.
     """
     if raw is None or not raw.strip():
         return None, "empty output"
-    found = _ARENA_HARD.findall(raw.upper())
+    text = raw.upper()
+    found = _ARENA_HARD.findall(text) or (_ARENA_HARD_SINGLE.findall(text) if single_brackets else [])
     if not found:
         return None, "no [[verdict]] found"
     if found[-1] not in ARENA_HARD_LABELS:
         return None, f"unknown verdict [[{found[-1]}]]"
-    return ARENA_HARD_LABELS[found[-1]], None
+    return found[-1], None
+
+
+def parse_arena_hard_label(raw: str | None) -> tuple[int | None, str | None]:
+    """An Arena-Hard-Auto judgment as a label: `parse_arena_hard_verdict` (double brackets only) -> 1 (A better),
+    2 (B better) or 0 (tie, ``[[A=B]]``), or (None, reason)."""
+    verdict, reason = parse_arena_hard_verdict(raw)
+    return (None, reason) if verdict is None else (ARENA_HARD_LABELS[verdict], None)
