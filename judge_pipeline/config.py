@@ -5,7 +5,8 @@ PyPI packages), `paper` restates ../shared/STUDY.md for a GPU cluster. Pick one 
 variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_seeds`` | ``miniature_heldout`` |
 ``miniature_full`` | ``miniature_kl`` | ``paper`` | ``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
 every judge's report; ``JUDGE_PIPELINE_EXTERNAL_VERDICTS`` (the same) adds external judges' verdict files
-(`judging/external.py`) to the judge comparison.
+(`judging/external.py`) to the judge comparison. ``JUDGE_PIPELINE_SERVED`` (judge variants and/or ``policy``,
+comma-separated) makes those models answer from their servers (`with_served`).
 
 Every field is documented where it is declared. Switching size is configuration, not code:
 the same assets, store and reports run for all of them.
@@ -86,6 +87,8 @@ class JudgeGRPOConfig:
 
 
 JUDGE_KINDS = ("pointwise", "pairwise", "reward_model")
+SERVING = ("transformers", "http")
+ROLLOUTS = ("transformers", "vllm_colocate")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class JudgeTrainConfig:
     context_length: int | None = None  #: judge-prompt tokens at inference (longer responses are cut, marked, to fit);
     #: None = the judge's default (1024 pointwise, 2048 pairwise, max_length for a reward model)
     trace: str = "full"  #: reasoning judges' SFT trace: "full" gold trace or "condensed" one-line form (CPU cost)
+    serving: str = "transformers"  #: where the trained judge runs when it judges: "transformers" (in this process) |
+    #: "http" (its checkpoint folder behind `vllm serve`, reached at JUDGE_PIPELINE_JUDGE_<VARIANT>_URLS:
+    #: backends/served_model.py, judging/served_judge.py; pointwise and pairwise judges). Set per run, without
+    #: editing a study, with JUDGE_PIPELINE_SERVED=<variant>,... (see `load_config`)
 
     def __post_init__(self) -> None:
         if self.kind not in JUDGE_KINDS:
@@ -124,6 +131,11 @@ class JudgeTrainConfig:
             raise ValueError(f"judge {self.variant!r}: only pointwise judges take a rubric")
         if self.kind == "reward_model" and (self.reasoning or self.grpo.steps):
             raise ValueError(f"judge {self.variant!r}: a reward model has no trace and no GRPO stage")
+        if self.serving not in SERVING:
+            raise ValueError(f"judge {self.variant!r}: serving {self.serving!r} is not one of {SERVING}")
+        if self.serving == "http" and self.kind == "reward_model":
+            raise ValueError(f"judge {self.variant!r}: a reward model is scored in this process only (serving='http' "
+                             "is for pointwise and pairwise judges)")
 
 
 @dataclass(frozen=True)
@@ -154,10 +166,18 @@ class PolicyTrainConfig:
     seeds: tuple[int, ...] = (0,)  #: one GRPO run per seed (rollout sampling, data order); the analysis bootstraps
     #: over seeds and prompts together when there are several
     seed: int = 0  #: the seed of the run being trained (set from ``seeds`` per run; what the trainer reads)
+    serving: str = "transformers"  #: where checkpoints answer the evaluation prompts and best-of-n pools:
+    #: "transformers" | "http" (each checkpoint folder behind `vllm serve <folder>`, at JUDGE_PIPELINE_POLICY_URLS)
+    rollouts: str = "transformers"  #: GRPO rollout generation: "transformers" | "vllm_colocate" (TRL's
+    #: use_vllm=True, vllm_mode="colocate": needs vLLM and a GPU; not run here)
 
     def __post_init__(self) -> None:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"policy seeds must be distinct and non-empty, got {self.seeds}")
+        if self.serving not in SERVING:
+            raise ValueError(f"policy serving {self.serving!r} is not one of {SERVING}")
+        if self.rollouts not in ROLLOUTS:
+            raise ValueError(f"policy rollouts {self.rollouts!r} is not one of {ROLLOUTS}")
 
 
 ENSEMBLE_AGGREGATES = ("mean", "worst_case", "mean_minus_var")
@@ -177,6 +197,29 @@ class EnsembleConfig:
             raise ValueError(f"ensemble {self.name!r}: aggregate {self.aggregate!r} is not one of {ENSEMBLE_AGGREGATES}")
         if len(self.members) < 2:
             raise ValueError(f"ensemble {self.name!r}: needs at least two member judges, got {self.members}")
+
+
+LAUNCHERS = ("inprocess", "accelerate")
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Where the trainers (judge SFT / GRPO, the reward model, policy GRPO) run: how, not what they learn, so no
+    field here is part of a checkpoint's fingerprint. ``accelerate`` starts each training job as its own process
+    group (`accelerate launch -m judge_pipeline.training.launch JOB.json`) through Dagster Pipes."""
+
+    launcher: str = "inprocess"  #: "inprocess" (the asset's own process) | "accelerate" (`accelerate launch`)
+    num_processes: int = 1  #: processes of an accelerate launch (one per GPU; CPU: gloo ranks)
+    accelerate_config: str | None = None  #: accelerate config file, relative to the repository root
+    #: (configs/accelerate/{cpu_ddp,fsdp,deepspeed_zero3}.yaml); None = cpu_ddp.yaml on CPU
+    resume_every: int | None = 10  #: save the trainer state (weights, optimizer, scheduler, RNG, data position) every
+    #: k optimisation steps; a killed run resumes from the last save. None = never saved
+
+    def __post_init__(self) -> None:
+        if self.launcher not in LAUNCHERS:
+            raise ValueError(f"launcher {self.launcher!r} is not one of {LAUNCHERS}")
+        if self.num_processes < 1 or (self.resume_every is not None and self.resume_every < 1):
+            raise ValueError(f"launch: num_processes and resume_every must be >= 1, got {self}")
 
 
 SCORE_ON = ("policy_test", "rl")
@@ -232,6 +275,8 @@ class StudyConfig:
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "cpu"  #: "cpu" or "cuda"
+    launch: LaunchConfig = field(default_factory=LaunchConfig)  #: where the trainers run (in this process or
+    #: `accelerate launch`), and how often their state is saved for resuming
     wandb_project: str = "judge_pipeline"  #: W&B project (offline unless WANDB_API_KEY is set)
     judge_checkpoints_of: str | None = None  #: another study whose judge checkpoint folders this one uses (and
     #: adds to): a study that trains the same judges reuses them instead of retraining. `load_config` refuses it
@@ -339,7 +384,22 @@ def load_config(name: str | None = None) -> StudyConfig:
         extra = [f for f in os.environ.get(var, "").split(os.pathsep) if f]
         if extra:
             cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, **{attr: getattr(cfg.eval, attr) + tuple(extra)}))
-    return cfg
+    return with_served(cfg, os.environ.get("JUDGE_PIPELINE_SERVED", ""))
+
+
+def with_served(cfg: StudyConfig, served: str) -> StudyConfig:
+    """``cfg`` with the judge variants named in ``served`` (comma-separated; ``policy`` for the policy's checkpoints)
+    switched to ``serving="http"``: how ``JUDGE_PIPELINE_SERVED`` points a study at running servers."""
+    names = {n.strip() for n in served.split(",") if n.strip()}
+    unknown = sorted(names - set(cfg.judge_variants) - {"policy"})
+    if unknown:
+        raise ValueError(f"JUDGE_PIPELINE_SERVED names {unknown}: neither judge variants of {cfg.name!r} "
+                         f"({cfg.judge_variants}) nor 'policy'")
+    if not names:
+        return cfg
+    judges = tuple(dataclasses.replace(j, serving="http") if j.variant in names else j for j in cfg.judges)
+    policy = dataclasses.replace(cfg.policy, serving="http") if "policy" in names else cfg.policy
+    return dataclasses.replace(cfg, judges=judges, policy=policy)
 
 
 def store_path() -> Path:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from judge_pipeline.backends.served_model import ServedModel, served_client
 from judge_pipeline.backends.transformers_backend import TransformersBackend
 from judge_pipeline.store import JudgmentStore, content_key
 from judge_pipeline.store.keys import canonical_json, checkpoint_hash
@@ -36,6 +37,15 @@ class LazyBackend:
         return self._backend.generate(*args, **kwargs)
 
 
+def policy_backend(serving: str, checkpoint: str, device: str = "cpu") -> LazyBackend | ServedModel:
+    """What generates a policy checkpoint's answers: the checkpoint in this process (loaded at first use), or with
+    ``serving="http"`` the server(s) of that folder (``JUDGE_PIPELINE_POLICY_URLS``; the request's model name is the
+    folder's path, what ``vllm serve <folder>`` answers to, so each checkpoint is asked of its own server)."""
+    if serving == "http":
+        return ServedModel(checkpoint, served_client("policy", checkpoint, model_from_env=False))
+    return LazyBackend(checkpoint, device)
+
+
 def generate_through_store(
     checkpoint: str,
     prompts: Sequence[str],
@@ -46,12 +56,15 @@ def generate_through_store(
     run_id: str | None = None,
     batch_size: int = 8,
     device: str = "cpu",
-    backend: TransformersBackend | LazyBackend | None = None,
+    backend: TransformersBackend | LazyBackend | ServedModel | None = None,
     progress: bool = True,
 ) -> tuple[list[dict], GenerationStats]:
-    """One completion per prompt (user message), from the store where present. Returns generation rows."""
+    """One completion per prompt (user message), from the store where present. Returns generation rows.
+    A served backend's answers are keyed apart from local ones (``decoding`` says ``served``)."""
     fingerprint = checkpoint_hash(checkpoint)
     decoding = {"max_new_tokens": max_new_tokens, "temperature": temperature}
+    if isinstance(backend, ServedModel):
+        decoding["served"] = "completions"
     keys = [content_key(model=fingerprint, decoding=decoding, prompt=p, sample=sample_index) for p in prompts]
     by_key = dict(zip(keys, prompts))
     missing = store.missing_generations(list(by_key))

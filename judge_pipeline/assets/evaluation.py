@@ -14,7 +14,7 @@ from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.generation import LazyBackend, generate_through_store
+from judge_pipeline.generation import generate_through_store, policy_backend
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.metrics.best_of_n import default_ns
 from judge_pipeline.metrics.curves import best_of_n_table
@@ -43,6 +43,7 @@ def _scorers(context: AssetExecutionContext, study: StudyResource, judge_checkpo
 
 
 def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tuple[list[dict], int]:
+    kw.setdefault("backend", policy_backend(cfg.policy.serving, path, cfg.device))
     gens, stats = generate_through_store(path, prompts, store, cfg.eval.max_new_tokens, run_id=run_id, device=cfg.device,
                                          batch_size=cfg.eval.generation_batch_size, **kw)
     return gens, stats.computed
@@ -102,7 +103,7 @@ def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkp
     cfg, policy, variant, store, run_id, proxy, gold, prompts, ids = _scorers(context, study, judge_checkpoint,
                                                                               policy_test_prompts, rl_prompts)
     initial = str(materialize_base_model(cfg.models[policy]))
-    backend = LazyBackend(initial, cfg.device)  # loaded once, and only if a pool sample is missing from the store
+    backend = policy_backend(cfg.policy.serving, initial, cfg.device)  # loaded once, only if a pool sample is missing
     baselines, computed = _answers(initial, prompts, cfg, store, run_id, backend=backend)
     calls, frames = {"generations": computed, "proxy_verdicts": 0, "gold_verdicts": 0}, []
     for s in range(cfg.eval.bon_pool_size):

@@ -42,7 +42,7 @@ INPUTS_FILE = "training_inputs.json"
 
 #: JudgeTrainConfig fields that only shape inference, or only how a step is executed (micro-batches add up to
 #: the same batch by gradient accumulation): changing them must not retrain the judge
-NOT_TRAINING_FIELDS = ("max_new_tokens", "context_length", "micro_batch_size")
+NOT_TRAINING_FIELDS = ("max_new_tokens", "context_length", "micro_batch_size", "serving")  #: inference-only fields
 
 
 def variant_examples(jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn=None) -> dict[str, list[dict]]:

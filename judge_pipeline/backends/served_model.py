@@ -34,13 +34,15 @@ def served_env_prefix(role: str) -> str:
     return "JUDGE_PIPELINE_" + "".join(c if c.isalnum() else "_" for c in role.upper()) + "_"
 
 
-def served_client(role: str, checkpoint: str | Path) -> OpenAICompatClient:
+def served_client(role: str, checkpoint: str | Path, model_from_env: bool = True) -> OpenAICompatClient:
     """The client for the server(s) of ``checkpoint`` under ``role`` (e.g. ``judge_nonreasoning``, ``policy``).
 
     Read from ``JUDGE_PIPELINE_<ROLE>_URLS`` (comma-separated base URLs; required), ``_MODEL`` (the served model
     name; default: the checkpoint folder's path, which is what ``vllm serve <folder>`` answers to),
     ``_CONCURRENCY`` (requests in flight per endpoint, default 8), ``_TIMEOUT_S`` (600), ``_MAX_RETRIES`` (5) and
-    ``_API_KEY_ENV`` (the NAME of the variable holding the key; default OPENAI_API_KEY)."""
+    ``_API_KEY_ENV`` (the NAME of the variable holding the key; default OPENAI_API_KEY). ``model_from_env=False``:
+    always the folder's path (a role with many checkpoints, the policy's: one name would send every checkpoint's
+    requests to one model)."""
     prefix = served_env_prefix(role)
     env = {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
     if "URLS" not in env:
@@ -54,7 +56,8 @@ def served_client(role: str, checkpoint: str | Path) -> OpenAICompatClient:
                 numbers[name] = typ(env[var])
             except ValueError:
                 raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
-    return OpenAICompatClient(env["URLS"], env.get("MODEL") or str(checkpoint),
+    model = (env.get("MODEL") if model_from_env else None) or str(checkpoint)
+    return OpenAICompatClient(env["URLS"], model,
                               api_key_env=env.get("API_KEY_ENV", "OPENAI_API_KEY"), **numbers)
 
 

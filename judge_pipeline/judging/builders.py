@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from judge_pipeline.backends.served_model import served_client
 from judge_pipeline.config import StudyConfig
 from judge_pipeline.judging.gold_rules import RuleGoldJudge
 from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudge, build_http_gold_judges, write_rubrics
 from judge_pipeline.judging.pairwise_judge import PairwiseLLMJudge
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
 from judge_pipeline.judging.reward_model_judge import RewardModelJudge
+from judge_pipeline.judging.served_judge import ServedPairwiseJudge, ServedPointwiseJudge
 from judge_pipeline.judging.verdict import Judge
 from judge_pipeline.sources.ifeval import constraints_table, load_ifeval
 from judge_pipeline.store import JudgmentStore
@@ -74,15 +76,21 @@ def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path,
                          role: str = "training", store: JudgmentStore | None = None, as_reward: bool = False) -> Judge:
     """Judge variant ``variant`` of ``cfg`` loaded from ``checkpoint`` (its trained folder, or its base model
     for the untrained reference, then under another ``name``). ``as_reward``: the judge that scores a policy,
-    whose reasoning trace is sampled as `PolicyTrainConfig.judge_temperature` etc. say (the report's is greedy)."""
+    whose reasoning trace is sampled as `PolicyTrainConfig.judge_temperature` etc. say (the report's is greedy).
+    A variant with ``serving="http"`` answers from the server(s) of its trained checkpoint (`served_judge`); the
+    untrained reference (another ``name``) always runs here."""
     j = cfg.judge(variant)
     name = name or variant
     common = dict(name=name, role=role, device=cfg.device, **({"max_length": j.context_length} if j.context_length else {}))
     if j.kind == "reward_model":
         return RewardModelJudge(checkpoint, **{"max_length": j.max_length, **common})
+    served = {}
+    if j.serving == "http" and name == variant:  # the trained checkpoint (the untrained reference runs here)  # the checkpoint folder behind `vllm serve`: the same judge, its model answering remotely
+        served = dict(client=served_client(f"judge_{variant}", checkpoint))
     if j.kind == "pairwise":
-        return PairwiseLLMJudge(checkpoint, template_version=j.template, reasoning=j.reasoning,
-                                max_new_tokens=j.max_new_tokens, **common)
+        return (ServedPairwiseJudge if served else PairwiseLLMJudge)(
+            checkpoint, template_version=j.template, reasoning=j.reasoning, max_new_tokens=j.max_new_tokens,
+            **served, **common)
     rubric = {}
     if j.rubric:
         source = build_rubric_source(cfg, store)
@@ -91,5 +99,6 @@ def build_training_judge(cfg: StudyConfig, variant: str, checkpoint: str | Path,
     if as_reward and j.reasoning and cfg.policy.judge_temperature > 0:
         p = cfg.policy
         sampling = dict(temperature=p.judge_temperature, top_k=p.judge_top_k, top_p=p.judge_top_p)
-    return PointwiseLLMJudge(checkpoint, template_version=j.template, reasoning=j.reasoning,
-                             max_new_tokens=j.max_new_tokens, **sampling, **rubric, **common)
+    return (ServedPointwiseJudge if served else PointwiseLLMJudge)(
+        checkpoint, template_version=j.template, reasoning=j.reasoning, max_new_tokens=j.max_new_tokens, **sampling,
+        **rubric, **served, **common)

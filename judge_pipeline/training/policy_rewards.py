@@ -20,6 +20,7 @@ run's fingerprint includes it, so editing any of them retrains instead of reusin
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +56,15 @@ def message_text(x) -> str:
     return str(x)
 
 
+#: rollouts a reward keeps (the rows of the run's W&B "rollouts" table): a run's whole history would grow without bound
+ROLLOUTS_KEPT = 64
+
+
+def rollout_history() -> deque:
+    """The last `ROLLOUTS_KEPT` rollouts of a reward (prompt, completion, reward, ...); older ones are dropped."""
+    return deque(maxlen=ROLLOUTS_KEPT)
+
+
 @dataclass
 class Scored:
     """Proxy scores of evaluation answers: one value per answer (None = invalid verdict), the store keys of
@@ -77,7 +87,7 @@ class JudgeReward:
     calls: int = 0  #: reward-function invocations
     verdicts_computed: int = 0
     invalid: int = 0
-    history: list[dict] = field(default_factory=list)  #: one row per rollout: prompt, completion, reward, ...
+    history: deque = field(default_factory=rollout_history)  #: the last rollouts: prompt, completion, reward, ...
 
     @property
     def __name__(self) -> str:  # TRL logs rewards under the function's name
@@ -141,7 +151,7 @@ class PairwiseWinRateReward:
     games: int = 0  #: verdicts asked for (both orders of every pair): the cost, G(G-1) per prompt
     verdicts_computed: int = 0
     invalid: int = 0
-    history: list[dict] = field(default_factory=list)
+    history: deque = field(default_factory=rollout_history)
 
     @property
     def __name__(self) -> str:
@@ -216,7 +226,7 @@ class EnsembleReward:
     how: str = "mean"
     lam: float = 1.0
     name: str = "ensemble"
-    history: list[dict] = field(default_factory=list)
+    history: deque = field(default_factory=rollout_history)
 
     def __post_init__(self):
         if len(self.members) < 2:
@@ -285,4 +295,11 @@ def policy_run_fingerprint(policy_hash: str, reward_identity: dict, prompts: Seq
     """The identity of one GRPO run (its manifest's fingerprint): the initial policy's checkpoint hash, the
     reward's ``identity`` (judges, their decoding, invalid handling, ensemble aggregate), the RL prompts and
     the run's hyper-parameters (seed included). Any change retrains; nothing else does."""
-    return content_key(policy=policy_hash, reward=reward_identity, prompts=list(prompts), cfg=dataclasses.asdict(pcfg))
+    cfg = {k: v for k, v in dataclasses.asdict(pcfg).items() if k not in NOT_RUN_FIELDS}
+    if cfg.get("rollouts") == "transformers":  # the default (and the only path before the field): old runs keep their key
+        del cfg["rollouts"]
+    return content_key(policy=policy_hash, reward=reward_identity, prompts=list(prompts), cfg=cfg)
+
+
+#: PolicyTrainConfig fields that do not change a GRPO run (where its checkpoints answer when evaluated)
+NOT_RUN_FIELDS = ("serving",)
