@@ -99,6 +99,12 @@ def _fill(t: Template, fixed: dict[str, str], free: dict[str, str]) -> list[dict
     return messages
 
 
+def render_fields(template: str | Template, **fields: str) -> list[dict[str, str]]:
+    """Chat messages from a template whose placeholders (``{QUESTION}``, ...) are all free texts, each substituted
+    once and unfenced (a template of another benchmark, e.g. Arena-Hard's, renders exactly as its authors do)."""
+    return _fill(_as_template(template), {}, fields)
+
+
 def render_pointwise(template: str | Template, instruction: str, response: str, rubric: str | None = None
                      ) -> list[dict[str, str]]:
     """Chat messages asking the judge to score ``response`` to ``instruction`` (with ``rubric`` for
