@@ -256,6 +256,30 @@ class EvalConfig:
         return "the RL prompts (in-sample)" if self.score_on == "rl" else "the policy-test prompts"
 
 
+ARENA_JUDGES = ("gold", "local", "http")
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    """Arena-Hard-V2-style evaluation of every policy checkpoint (issue 15, `assets/arena.py`): answers to Arena-Hard
+    v2.0 questions (data/arena_hard_v2) judged in two games against the official baselines."""
+
+    per_subcategory: int | None = 2  #: questions per subcategory (coding, math, creative_writing): those with the
+    #: shortest question + baseline answer (`sources.arena_hard.select_questions`); None = all 750
+    ascii_prompts_only: bool = True  #: only ASCII prompts (SmolLM2 answers in English); False = every language
+    max_new_tokens: int = 24  #: answer length (greedy decoding)
+    judge: str = "gold"  #: "gold" (the study's gold judge), a judge variant of the study, "http" (Arena-Hard's prompts
+    #: on an OpenAI-compatible endpoint: JUDGE_PIPELINE_ARENA_BASE_URL / _URLS / _MODEL; GPT-4.1 in the paper) or
+    #: "local" (the same on llama-cpp's server with the shipped SmolLM2, started on demand); $JUDGE_PIPELINE_ARENA_JUDGE
+    #: overrides it for a run
+    judge_model: str = "gpt-4.1"  #: the served model the "http" judge asks for (Arena-Hard v2's judge)
+    judge_max_tokens: int = 16000  #: the "http"/"local" judge's new-token limit (Arena-Hard v2: 16000)
+    attempts: int = 3  #: attempts at a parseable verdict per game; then the game is recorded as invalid
+    weight: int = 3  #: how many outcomes a strong verdict (A>>B) counts for (Arena-Hard: 3)
+    tie_margin: float = 0.5  #: a pointwise study judge: scores closer than this are a tie (A=B)
+    strong_margin: float = 3.0  #: ... and this far apart a strong verdict (A>>B)
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study: data, gold judge, judge variants, policies, evaluation."""
@@ -274,6 +298,7 @@ class StudyConfig:
     #: against, one GRPO run each; None = every pointwise judge
     policy: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    arena: ArenaConfig = field(default_factory=ArenaConfig)  #: the Arena-Hard-style evaluation (asset group arena)
     device: str = "cpu"  #: "cpu" or "cuda"
     launch: LaunchConfig = field(default_factory=LaunchConfig)  #: where the trainers run (in this process or
     #: `accelerate launch`), and how often their state is saved for resuming
