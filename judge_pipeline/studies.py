@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from judge_pipeline.config import (
-    SMOLLM2, DataConfig, EvalConfig, JudgeGRPOConfig, JudgeTrainConfig, ModelSpec, PolicyTrainConfig, StudyConfig,
+    SMOLLM2, ArenaConfig, DataConfig, EvalConfig, JudgeGRPOConfig, JudgeTrainConfig, ModelSpec, PolicyTrainConfig, StudyConfig,
 )
 
 
@@ -58,7 +58,11 @@ def miniature() -> StudyConfig:
     # 8 pairs per human-labelled set: a reasoning judge's verdict on an LLMBar pair costs ~3.5 s on 2 cores
     return StudyConfig(name="miniature", models={SMOLLM2.name: SMOLLM2}, judges=miniature_judges(full=False),
                        data=DataConfig(n_rl_prompts=4), policy=PolicyTrainConfig(max_steps=40, save_every=10),
-                       eval=EvalConfig(human_pairs_per_set=8, score_on="rl"))
+                       eval=EvalConfig(human_pairs_per_set=8, score_on="rl"),
+                       # Arena-Hard: per subcategory the 2 ASCII questions with the shortest question + baseline answer
+                       # (6 in all: 2 coding, 2 math, 2 creative writing), judged by the gold rules (SmolLM2 behind
+                       # llama-cpp's server, `judge="local"`, gave no parseable verdict in 12 games: docs/decisions.md)
+                       arena=ArenaConfig(per_subcategory=2, ascii_prompts_only=True, judge="gold"))
 
 
 def miniature_seeds() -> StudyConfig:
@@ -119,6 +123,7 @@ def tiny() -> StudyConfig:
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2, seeds=(0, 1)),
         eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1, kl_samples=1,
                         bon_pool_size=4),
+        arena=ArenaConfig(per_subcategory=1, ascii_prompts_only=True, max_new_tokens=16, judge="gold"),
     )
 
 
@@ -176,6 +181,8 @@ def paper() -> StudyConfig:
             micro_batch_size=8, judge_temperature=0.7, judge_top_k=20, judge_top_p=0.95,
         ),
         eval=EvalConfig(max_new_tokens=2048, judge_batch_size=64, human_pairs_per_set=None, kl_samples=4, bon_pool_size=64),
+        # Arena-Hard v2.0 as published: all 750 questions, GPT-4.1 with Arena-Hard's prompts (JUDGE_PIPELINE_ARENA_*)
+        arena=ArenaConfig(per_subcategory=None, ascii_prompts_only=False, max_new_tokens=4096, judge="http"),
         device="cuda",
     )
 
