@@ -11,13 +11,13 @@ import os
 
 from dagster import Definitions, load_assets_from_modules
 
-from judge_pipeline.assets import analysis, data, evaluation, gold, judges, policies
+from judge_pipeline.assets import analysis, arena, data, evaluation, gold, judges, policies
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.config import DATA_DIR, load_config
 from judge_pipeline.jobs import analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation
 from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS, WarehouseIOManager
 
-ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis]
+ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis, arena]
 
 
 def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) -> dict:

@@ -18,9 +18,13 @@ from judge_pipeline.watch import new_since, run_partition_of
 
 ANALYSIS_ASSETS = ["overoptimization", "overoptimization_fits", "hacking_patterns", "run_summaries", "judge_disagreement"]
 
+#: the Arena-Hard-style evaluation of a run (assets/arena.py), partitioned like it: evaluation_job runs it too
+ARENA_RUN_ASSETS = ["arena_answers", "arena_judgments", "arena_scores"]
+
 evaluation_job = define_asset_job(
-    "evaluation_job", selection=AssetSelection.assets("checkpoint_scores"),
-    description="Score every checkpoint of one GRPO run with its training judge and the gold judge, and its KL.",
+    "evaluation_job", selection=AssetSelection.assets("checkpoint_scores", *ARENA_RUN_ASSETS),
+    description="Score every checkpoint of one GRPO run with its training judge and the gold judge, and its KL; "
+                "and its Arena-Hard-style evaluation (answers, two-game verdicts against the baseline, scores).",
 )
 judge_report_job = define_asset_job(
     "judge_report_job", selection=AssetSelection.assets("judge_report"),
