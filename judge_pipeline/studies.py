@@ -17,6 +17,7 @@ import dataclasses
 from judge_pipeline.config import (
     SMOLLM2, ArenaConfig, DataConfig, EvalConfig, JudgeGRPOConfig, JudgeTrainConfig, ModelSpec, PolicyTrainConfig, StudyConfig,
 )
+from judge_pipeline.config import LaunchConfig
 
 
 def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
@@ -184,6 +185,9 @@ def paper() -> StudyConfig:
         # Arena-Hard v2.0 as published: all 750 questions, GPT-4.1 with Arena-Hard's prompts (JUDGE_PIPELINE_ARENA_*)
         arena=ArenaConfig(per_subcategory=None, ascii_prompts_only=False, max_new_tokens=4096, judge="http"),
         device="cuda",
+        # every trainer its own process group on the node's 8 GPUs, FSDP2, trainer state saved every 50 steps
+        launch=LaunchConfig(launcher="accelerate", num_processes=8, accelerate_config="configs/accelerate/fsdp.yaml",
+                            resume_every=50),
     )
 
 

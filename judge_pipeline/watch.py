@@ -14,7 +14,8 @@ def checkpoint_state(root: Path) -> dict[str, float]:
     if root.exists():
         for cfg in root.glob("**/config.json"):
             folder = cfg.parent
-            if folder.name.endswith(".partial") or "trainer" in folder.parts:
+            # trainer state saved for resuming (<run>/trainer/, <judge>.trainer/, <judge>.grpo-trainer/) is no checkpoint
+            if folder.name.endswith(".partial") or any(part.endswith("trainer") for part in folder.parts):
                 continue
             state[str(folder)] = cfg.stat().st_mtime
     return state

@@ -15,11 +15,12 @@ import dataclasses
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, AutomationCondition, asset
+from dagster import AssetExecutionContext, AutomationCondition, PipesSubprocessClient, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
+from judge_pipeline.assets.trainer_launch import run_training, training_metadata
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.config import JudgeTrainConfig, StudyConfig
 from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
@@ -32,10 +33,8 @@ from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, Tracker
 from judge_pipeline.sources.eval_sets import human_eval_sets
 from judge_pipeline.store import content_key
 from judge_pipeline.store.keys import checkpoint_hash
+from judge_pipeline.training.jobs import JudgeJob, Tracking, run_job
 from judge_pipeline.training.judge_data import grpo_examples, preference_examples, sft_examples
-from judge_pipeline.training.judge_grpo import train_judge_grpo
-from judge_pipeline.training.judge_sft import train_judge_sft
-from judge_pipeline.training.reward_model import train_reward_model
 
 INPUTS_FILE = "training_inputs.json"
 
@@ -67,34 +66,19 @@ def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, examples: dict[str
     return content_key(base=checkpoint_hash(base), cfg=train_cfg, examples=built)
 
 
+def judge_job(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, examples: dict[str, list[dict]], target: Path,
+              tracker: TrackerResource, fingerprint: str = "") -> JudgeJob:
+    """The training job of one variant (`training/jobs.py`): every stage on its `variant_examples`, the final
+    checkpoint at ``target``; ``fingerprint`` tags its saved trainer state (resumable only under the same one)."""
+    return JudgeJob(study=cfg, variant=jcfg.variant, base=str(base), examples=examples, target=str(target),
+                    resume_key=fingerprint, tracking=Tracking(tracker.mode, tracker.project, tracker.directory))
+
+
 def train_variant(cfg: StudyConfig, jcfg: JudgeTrainConfig, base: Path, examples: dict[str, list[dict]], target: Path,
                   tracker: TrackerResource) -> dict:
-    """Run every training stage of one variant on its `variant_examples`; the final checkpoint lands at ``target``.
-    Returns the facts recorded beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts)."""
-    kw = dict(device=cfg.device, report_to=tracker.report_to, seed=cfg.data.seed)
-    run_cfg = {"variant": jcfg.variant, **dataclasses.asdict(jcfg)}
-    if "bt" in examples:
-        with tracker.run(f"judge-bt-{jcfg.variant}", config=run_cfg, job_type="judge_reward_model"):
-            res = train_reward_model(base, examples["bt"], jcfg, target, **kw)
-        return {"stages": "bt", "n_train": len(examples["bt"]), "train_loss": res.train_loss, "steps": res.steps,
-                "seconds": res.seconds}
-    stages, start, steps, seconds, loss, n_train, extra = [], base, 0, 0.0, float("nan"), 0, {}
-    if "sft" in examples:
-        out = target if "grpo" not in examples else target.with_name(target.name + ".sft")
-        with tracker.run(f"judge-sft-{jcfg.variant}", config=run_cfg, job_type="judge_sft"):
-            res = train_judge_sft(base, examples["sft"], jcfg, out, **kw)
-        stages.append("sft")
-        start, steps, seconds, loss, n_train = out, steps + res.steps, seconds + res.seconds, res.train_loss, len(examples["sft"])
-    if "grpo" in examples:
-        with tracker.run(f"judge-grpo-{jcfg.variant}", config=run_cfg, job_type="judge_grpo"):
-            res, reward = train_judge_grpo(start, examples["grpo"], jcfg, target, **kw)
-        stages.append("grpo")
-        steps, seconds, loss = steps + res.steps, seconds + res.seconds, res.train_loss
-        n_train = n_train or len(examples["grpo"])
-        rewards = [h["reward"] for h in res.log_history if "reward" in h]
-        extra = {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
-                 "grpo_reward_first": rewards[0] if rewards else None, "grpo_reward_last": rewards[-1] if rewards else None}
-    return {"stages": "+".join(stages), "n_train": n_train, "train_loss": loss, "steps": steps, "seconds": seconds, **extra}
+    """Train one variant in this process (`judge_job`); the facts recorded beside its checkpoint (stages, examples,
+    loss of the last stage, steps, seconds, invalid rollouts, the step log)."""
+    return run_job(judge_job(cfg, jcfg, base, examples, target, tracker))
 
 
 def _report_frame(rows: list[dict]) -> pl.DataFrame:
@@ -105,8 +89,9 @@ def _report_frame(rows: list[dict]) -> pl.DataFrame:
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
        dagster_type=table_type(schemas.JudgeCheckpoints))
 def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
-                     gold_labels: pl.DataFrame) -> pl.DataFrame:
-    """One trained judge per variant (a plain HF checkpoint folder), trained on the gold labels of judge-train."""
+                     pipes_subprocess_client: PipesSubprocessClient, gold_labels: pl.DataFrame) -> pl.DataFrame:
+    """One trained judge per variant (a plain HF checkpoint folder), trained on the gold labels of judge-train, in
+    this process or under `accelerate launch` (`StudyConfig.launch`)."""
     cfg = study.cfg
     variant = context.partition_key
     jcfg = cfg.judge(variant)
@@ -125,7 +110,9 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     if not trained_now:
         context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
     else:
-        info = record_inputs(marker, fingerprint, **train_variant(cfg, jcfg, base, examples, target, tracker))
+        job = judge_job(cfg, jcfg, base, examples, target, tracker, fingerprint)
+        result = run_training(context, pipes_subprocess_client, cfg, job, target.with_name(target.name + ".job.json"))
+        info = record_inputs(marker, fingerprint, **result)
     df = pl.DataFrame([{
         "judge_variant": variant, "kind": jcfg.kind, "stages": info["stages"], "base_model": jcfg.base_model,
         "path": str(target), "checkpoint_hash": checkpoint_hash(target), "n_train": int(info["n_train"]),
@@ -134,7 +121,8 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     context.add_output_metadata({"checkpoint": str(target), "stages": info["stages"], "train_examples": int(info["n_train"]),
                                  "trained_now": trained_now, "train_loss": float(info["train_loss"]),
                                  "train_seconds": round(float(info["seconds"]), 1),
-                                 **{k: v for k, v in info.items() if k.startswith("grpo_") and v is not None}})
+                                 **{k: v for k, v in info.items() if k.startswith("grpo_") and v is not None},
+                                 **training_metadata(info.get("step_log", []), cfg.launch.launcher)})
     return df
 
 

@@ -9,6 +9,7 @@ The vLLM and OpenAI-compatible backends (issue 4) implement the same two calls.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Sequence
@@ -69,6 +70,23 @@ def clip_to_context(tokenizer, render, fields: Sequence[str], max_tokens: int) -
     return fields
 
 
+@contextlib.contextmanager
+def own_rng(seed: int | None, device: str):
+    """Sampling seeded by ``seed`` that leaves the caller's random state as it was.
+
+    A judge that samples its trace inside a GRPO reward must not re-seed the trainer's RNG (the policy's rollouts,
+    dropout) on every reward call. `generate` takes no ``torch.Generator``, so the global generators (CPU, and every
+    GPU's) are forked: seeded for the call and restored after it. The samples are those of ``torch.manual_seed(seed)``,
+    as before, so verdicts already in the store stay what a new call computes. ``seed`` None: nothing to seed."""
+    if seed is None:
+        yield
+        return
+    gpus = range(torch.cuda.device_count()) if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.manual_seed(seed)
+        yield
+
+
 class TransformersBackend:
     """A causal LM loaded from a plain HF checkpoint folder."""
 
@@ -120,11 +138,11 @@ class TransformersBackend:
             t0 = time.perf_counter()
             kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
             if temperature > 0:
-                torch.manual_seed(seed + start)
                 kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k or None)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            gen = self.model.generate(**enc, **kwargs)
+            with own_rng(seed + start if temperature > 0 else None, self.device):
+                gen = self.model.generate(**enc, **kwargs)
             dt = (time.perf_counter() - t0) * 1000 / len(batch)
             new = gen[:, enc["input_ids"].shape[1] :]
             for i, row in enumerate(new):

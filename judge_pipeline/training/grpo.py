@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS
-from judge_pipeline.training.common import batch_split, cpu_safe_args, train_only_top_layers
+from judge_pipeline.training.common import Runtime, batch_split, load_for_training, runtime_args, train_only_top_layers
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,16 @@ class GRPORecipe:
 
 
 def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe: GRPORecipe, output_dir: Path,
-                 device: str = "cpu", report_to: list[str] | None = None, callbacks: list | None = None):
-    """A ready-to-train GRPOTrainer over ``rows`` and the tokenizer of ``model_path``."""
+                 rt: Runtime | None = None):
+    """A ready-to-train GRPOTrainer over ``rows`` and the tokenizer of ``model_path`` (fp32 weights; `Runtime`:
+    device, precision, trainer-state saves)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     if not rows:
         raise ValueError("no GRPO training rows")
-    tok = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path)
-    train_only_top_layers(model, recipe.train_top_layers)
+    rt = rt or Runtime()
     args = GRPOConfig(
         output_dir=str(output_dir),
         learning_rate=recipe.learning_rate,
@@ -57,11 +56,13 @@ def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe:
         epsilon_high=recipe.epsilon_high,
         beta=recipe.kl_beta,
         lr_scheduler_type="constant",
-        save_strategy="no",
         seed=recipe.seed,
         chat_template_kwargs=CHAT_TEMPLATE_KWARGS,
-        **cpu_safe_args(device, report_to or []),
+        **runtime_args(rt),
     )
+    tok = AutoTokenizer.from_pretrained(model_path)
+    model = load_for_training(AutoModelForCausalLM, model_path)
+    train_only_top_layers(model, recipe.train_top_layers)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=Dataset.from_list(rows),
-                          processing_class=tok, callbacks=callbacks or [])
+                          processing_class=tok)
     return trainer, tok
