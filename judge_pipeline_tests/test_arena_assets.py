@@ -14,10 +14,12 @@ from judge_pipeline.assets.partitions import RUN_PARTITION_META, policy_judge_pa
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.config import ModelSpec, load_config
 from judge_pipeline.definitions import build_resources, defs
+from judge_pipeline.exports import export_study
 from judge_pipeline.jobs import evaluation_job
 from judge_pipeline.judging.external import read_external_records
 from judge_pipeline.sources.arena_hard import load_model_answers
 from judge_pipeline.store.keys import checkpoint_hash
+from judge_pipeline_tests.test_exports import validate_export
 
 TINY = ModelSpec(name="tiny-random-test", source="tiny-random")
 KEY = MultiPartitionKey({"policy": "smollm2-135m", "judge": "nonreasoning"})
@@ -72,6 +74,12 @@ def test_arena_group_materialises_and_reruns_free(tmp_path, checkpoints):
     assert (bench / "model_answer" / "o3-mini-2025-01-31.jsonl").is_file()
     records = read_external_records(bench / "model_judgment" / "gold_rules-v2" / "smollm2-135m__step0.jsonl")
     assert len(records) == 6  # 3 battles x 2 games, read by judging/external.py
+
+    # the exports: the Arena games and scores (and the gold judge's verdicts) as Every Eval Ever records
+    written = export_study("tiny", tmp_path)
+    assert any("smollm2-135m__step0" in p for p in written["every_eval_ever"])
+    aggregates, n = validate_export(tmp_path / "exports" / "tiny" / "every_eval_ever")
+    assert aggregates == 3 and n == 6 + 12  # the judge's 6 distinct verdicts; 2 checkpoints x 3 battles x 2 games
 
 
 def test_arena_assets_are_in_the_definitions_and_the_evaluation_job():

@@ -39,11 +39,6 @@ LOCAL_MAX_TOKENS = 256  #: the "local" judge's new-token limit (llama-cpp's serv
 MODEL_COLUMNS = ["policy", "judge_variant", "seed", "step", "model", "path"]
 
 
-def model_name(policy: str, reward: str, seed: int, step: int) -> str:
-    """A checkpoint's name as an Arena-Hard model: the initial policy is one model for every run and seed."""
-    return f"{policy}__step0" if step == 0 else f"{policy}__{reward}__seed{seed}__step{step}"
-
-
 def arena_root(study: StudyResource) -> Path:
     """Where the Arena-Hard-layout files go (``show_result.py`` runs from here)."""
     return study.root / "runs" / study.config_name / "arena_hard"
@@ -90,7 +85,7 @@ def arena_answers(context: AssetExecutionContext, study: StudyResource, policy_c
     runs = policy_checkpoints.filter((pl.col("policy") == policy) & (pl.col("judge_variant") == reward)).sort("seed", "step")
     models = {}
     for seed, step, path in runs.select("seed", "step", "path").iter_rows():
-        models.setdefault(model_name(policy, reward, seed, step), (seed, step, path))
+        models.setdefault(arena_files.checkpoint_model(policy, reward, seed, step), (seed, step, path))
     prompts = qtable["prompt"].to_list()
     count = _tokenizer_count(runs.filter(pl.col("step") == 0)["path"][0])
     baseline_tokens = [count(a) for a in qtable["baseline_answer"].to_list()]

@@ -31,6 +31,12 @@ from pathlib import Path
 from judge_pipeline.sources.arena_hard import BENCH_NAME
 
 
+def checkpoint_model(policy: str, reward: str, seed: int, step: int) -> str:
+    """A policy checkpoint's name as an evaluated model (Arena-Hard's ``model``, the exports' model id): the initial
+    policy (step 0) is one model for every run and seed."""
+    return f"{policy}__step0" if step == 0 else f"{policy}__{reward}__seed{seed}__step{step}"
+
+
 def safe_name(name: str) -> str:
     """A model or judge name as a file or folder name (Arena-Hard uses the name itself; ``/`` and ``:`` cannot)."""
     return re.sub(r"[^\w.@+=-]", "_", name)

@@ -47,3 +47,26 @@ SELECT partition_key, judge_a, judge_b, checkpoints, round(kendall_tau, 2) AS ke
 FROM checkpoint_rank_tau
 WHERE study = $study
 ORDER BY partition_key, judge_a, judge_b;
+
+-- name: study_verdicts
+-- Every verdict of a study's current judges: one row per stored verdict (each decoding and retry attempt).
+SELECT cj.judge_name, cj.role, cj.kind, j.key, j.fingerprint, j.template_version, j.decoding, j.prompt, j.response_a,
+       j.response_b, j.raw_output, j.reasoning, j.score, j.label, j.reward, j.expected_score, j.invalid_reason,
+       j.prompt_tokens, j.output_tokens, j.latency_ms
+FROM current_judges cj
+JOIN judgments j ON j.fingerprint = cj.fingerprint AND j.kind = cj.kind
+WHERE cj.study = $study
+ORDER BY cj.judge_name, j.key;
+
+-- name: checkpoint_verdicts
+-- The pointwise verdicts a study scored its policy checkpoints with (checkpoint_scores), and where: run and step.
+SELECT DISTINCT u.partition_key, u.step, u.item_id, j.judge_name, j.kind, j.key, j.prompt, j.response_a, j.raw_output,
+       coalesce(j.expected_score, j.score, j.reward) AS value, j.invalid_reason
+FROM judgment_uses u
+JOIN judgments j USING (key)
+WHERE u.study = $study AND u.context = 'checkpoint_scores' AND j.kind <> 'pairwise'
+ORDER BY u.partition_key, u.step, j.judge_name, u.item_id, j.key;
+
+-- name: warehouse_table
+-- An asset table of the Dagster warehouse (data/warehouse.duckdb), schema = the study.
+SELECT * FROM {schema}.{table};
