@@ -143,3 +143,68 @@ def test_served_judge_agrees_with_transformers_on_the_same_weights(llama_server,
     assert all(abs(s.mass_outside - t.mass_outside) < 0.02 for s, t in zip(served_v, local_v))
     _, _, again = judge_through_store(judge, ITEMS, store, progress=False)
     assert again.computed == 0  # re-run: every verdict from the store, no request
+
+
+def test_a_study_points_its_judges_and_policy_at_servers(checkpoint, monkeypatch):
+    from judge_pipeline.config import load_config
+    from judge_pipeline.judging.builders import build_training_judge
+    from judge_pipeline.judging.served_judge import ServedPairwiseJudge
+
+    cfg = load_config("miniature_full")
+    assert all(j.serving == "transformers" for j in cfg.judges) and cfg.policy.serving == "transformers"
+    monkeypatch.setenv("JUDGE_PIPELINE_SERVED", "nonreasoning,pairwise,policy")
+    monkeypatch.setenv("JUDGE_PIPELINE_JUDGE_NONREASONING_URLS", "http://a:8000/v1")
+    monkeypatch.setenv("JUDGE_PIPELINE_JUDGE_PAIRWISE_URLS", "http://b:8000/v1")
+    cfg = load_config("miniature_full")
+    assert cfg.judge("nonreasoning").serving == "http" and cfg.policy.serving == "http"
+    assert cfg.judge("reasoning").serving == "transformers"
+    judge = build_training_judge(cfg, "nonreasoning", checkpoint)
+    assert isinstance(judge, ServedPointwiseJudge) and judge.client.base_urls == ("http://a:8000/v1",)
+    assert isinstance(build_training_judge(cfg, "pairwise", checkpoint), ServedPairwiseJudge)
+    assert type(build_training_judge(cfg, "nonreasoning", checkpoint, name="nonreasoning@base")) is PointwiseLLMJudge
+    monkeypatch.setenv("JUDGE_PIPELINE_SERVED", "nonreasoning,gold")
+    with pytest.raises(ValueError, match="neither judge variants"):
+        load_config("miniature_full")
+
+
+def test_served_policy_answers_are_stored_apart_from_local_ones(checkpoint, monkeypatch, tmp_path):
+    from judge_pipeline.generation import generate_through_store, policy_backend
+
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    stub = Stub(route=lambda payload: (200, completion([("Paris", {})]), 0, {}))
+    monkeypatch.setenv("JUDGE_PIPELINE_POLICY_URLS", stub.url)
+    monkeypatch.setenv("JUDGE_PIPELINE_POLICY_MODEL", "one-name-for-all")  # ignored: each checkpoint is asked by path
+    monkeypatch.setenv("JUDGE_PIPELINE_POLICY_API_KEY_ENV", KEY_ENV)
+    store = JudgmentStore(tmp_path / "store")
+    try:
+        backend = policy_backend("http", str(checkpoint))
+        rows, stats = generate_through_store(str(checkpoint), ["Capital of France?"], store, 8, backend=backend,
+                                             progress=False)
+        _, again = generate_through_store(str(checkpoint), ["Capital of France?"], store, 8, backend=backend,
+                                          progress=False)
+    finally:
+        stub.close()
+    assert rows[0]["completion"] == "Paris" and stats.computed == 1 and again.computed == 0
+    (headers, payload), = stub.requests
+    assert payload["model"] == str(checkpoint) and payload["max_tokens"] == 8
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert '"served"' in rows[0]["decoding"]  # never mixed with the local path's answers
+
+
+def test_vllm_colocate_rollouts_are_trl_settings_and_say_what_they_need(monkeypatch):
+    import importlib.util
+
+    from trl import GRPOConfig
+
+    from judge_pipeline.training.grpo import rollout_args
+
+    assert rollout_args("transformers") == {}
+    if importlib.util.find_spec("vllm") is None:
+        with pytest.raises(RuntimeError, match="needs vLLM"):
+            rollout_args("vllm_colocate")
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    args = rollout_args("vllm_colocate")
+    config = GRPOConfig(output_dir="/tmp/unused", use_cpu=True, report_to=[], **args)  # TRL accepts them
+    assert config.use_vllm and config.vllm_mode == "colocate"
+    with pytest.raises(ValueError):
+        rollout_args("sglang")

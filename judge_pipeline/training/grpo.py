@@ -31,6 +31,23 @@ class GRPORecipe:
     train_top_layers: int | None
     seed: int = 0
     micro_batch_size: int | None = None  #: completions per device per forward/backward (None: the whole step)
+    rollouts: str = "transformers"  #: "transformers" (TRL's generate) | "vllm_colocate" (TRL's vLLM in the trainer's GPUs)
+
+
+def rollout_args(rollouts: str) -> dict:
+    """GRPOConfig fields of a rollout engine. ``vllm_colocate``: TRL's vLLM integration in colocate mode (the
+    policy's vLLM engine shares the training GPUs; weights are synced after each step). Needs vLLM and a GPU; it
+    has not run here (README "Serving the judges")."""
+    if rollouts == "transformers":
+        return {}
+    if rollouts == "vllm_colocate":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise RuntimeError("rollouts='vllm_colocate' needs vLLM on a GPU machine: pip install -e '.[gpu]'")
+        return {"use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3,
+                "vllm_enable_sleep_mode": True}
+    raise ValueError(f"rollouts {rollouts!r} is not 'transformers' or 'vllm_colocate'")
 
 
 def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe: GRPORecipe, output_dir: Path,
@@ -58,6 +75,7 @@ def grpo_trainer(model_path: Path, rows: list[dict], reward_funcs: list, recipe:
         lr_scheduler_type="constant",
         seed=recipe.seed,
         chat_template_kwargs=CHAT_TEMPLATE_KWARGS,
+        **rollout_args(recipe.rollouts),
         **runtime_args(rt),
     )
     tok = AutoTokenizer.from_pretrained(model_path)

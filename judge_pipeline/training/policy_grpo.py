@@ -61,6 +61,7 @@ def train_policy_grpo(
         items_per_step=cfg.prompts_per_step, temperature=cfg.temperature, max_completion_length=cfg.max_completion_length,
         epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, kl_beta=cfg.kl_beta,
         train_top_layers=cfg.train_top_layers, seed=cfg.seed, micro_batch_size=cfg.micro_batch_size,
+        rollouts=cfg.rollouts,
     )
     rows = [{"prompt": [{"role": "user", "content": p}]} for p in prompts]
     trainer, tok = grpo_trainer(policy_model, rows, reward_funcs, recipe, run_dir / "trainer", rt)
