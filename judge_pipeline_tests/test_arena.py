@@ -244,3 +244,29 @@ def test_files_round_trip_through_arena_hards_layout(tmp_path):
     assert judge.name == "external:gpt-4.1" and [v.label for v in judge.judge(judge.items())] == [1, 2]
     assert sorted(p.name for p in (tmp_path / "data/arena-hard-v2.0/model_answer").iterdir()) == [
         "gemini-2.0-flash-001.jsonl", "policy__step10.jsonl"]
+
+
+# ---------------------------------------------------------------------- the local judge (llama-cpp's server)
+@pytest.mark.server
+@pytest.mark.slow
+def test_local_server_judge_starts_on_demand_and_reruns_free(tmp_path):
+    """SmolLM2-135M behind llama-cpp's server with Arena-Hard's prompt: the server starts only when a verdict is
+    missing; whatever it answers is stored (a 135M model rarely writes a [[verdict]]: then invalid, after its retry);
+    a re-run starts no server and makes no call."""
+    pytest.importorskip("llama_cpp")
+    from judge_pipeline.backends.local_server import MODEL_ALIAS
+    from judge_pipeline.judging.arena_judge import LocalJudgeServer
+
+    store = JudgmentStore(tmp_path / "store")
+    games = list(battle_games("creative_writing", "Write a riddle for children", "What has keys? A piano.",
+                              "I am tall when young and short when old. A candle."))[:1]  # one game: CPU time
+    with LocalJudgeServer(tmp_path / "server.log") as server:
+        judge = ArenaPromptJudge(arena_http_config(MODEL_ALIAS, 24, concurrency=1), server=server)
+        out, stats = judge.judge_games(games, store, attempts=2, progress=False)
+        assert server.started and stats.computed >= 1 and stats.failed == 0
+        assert all(v.verdict is not None or v.invalid_reason for v in out)
+    with LocalJudgeServer(tmp_path / "server2.log") as server:
+        again, stats2 = ArenaPromptJudge(arena_http_config(MODEL_ALIAS, 24, concurrency=1), server=server
+                                         ).judge_games(games, store, attempts=2, progress=False)
+        assert not server.started and stats2.computed == 0
+        assert [v.verdict for v in again] == [v.verdict for v in out]

@@ -88,3 +88,25 @@ def test_arena_assets_are_in_the_definitions_and_the_evaluation_job():
     selected = {k.to_user_string() for k in defs.resolve_job_def("evaluation_job").asset_layer.executable_asset_keys}
     assert {"checkpoint_scores", "arena_answers", "arena_judgments", "arena_scores"} <= selected
     assert evaluation_job.name == "evaluation_job"
+
+
+def test_the_arena_judge_is_chosen_by_config_or_environment(monkeypatch, tmp_path):
+    from judge_pipeline.judging.arena_judge import ArenaPromptJudge, LocalJudgeServer, StudyPointwiseJudge
+    from judge_pipeline.resources import StudyResource
+
+    cfg, study = load_config(), StudyResource(config_name="tiny", data_dir=str(tmp_path))
+    server = LocalJudgeServer(tmp_path / "log")
+    assert cfg.arena.judge == "gold"
+    judge = arena.build_game_judge(cfg, study, server)
+    assert isinstance(judge, StudyPointwiseJudge) and judge.name == "gold:rules-v2"
+    monkeypatch.setenv(arena.ENV_JUDGE, "http")
+    monkeypatch.setenv("JUDGE_PIPELINE_ARENA_MODEL", "gpt-4.1-mini")
+    judge = arena.build_game_judge(cfg, study, server)
+    assert isinstance(judge, ArenaPromptJudge) and judge.name == "gpt-4.1-mini"
+    assert judge.judges["hard_prompt"].name == "arena:gpt-4.1-mini@default/arena_hard_v2_hard_prompt"
+    monkeypatch.setenv(arena.ENV_JUDGE, "local")
+    local = arena.build_game_judge(cfg, study, server)
+    assert local.judges["creative_writing"].decoding["max_tokens"] == arena.LOCAL_MAX_TOKENS and not server.started
+    monkeypatch.setenv(arena.ENV_JUDGE, "nobody")
+    with pytest.raises(ValueError, match="none of http, local, gold"):
+        arena.build_game_judge(cfg, study, server)
