@@ -139,3 +139,61 @@ def run_summary_plot(over: pl.DataFrame, bon: pl.DataFrame | None, fits: pl.Data
         a.grid(alpha=0.3)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def transfer_heatmap(table: pl.DataFrame, columns: list[str], path: Path) -> Path:
+    """The deception-transfer matrix: rows = policy runs (trained against a judge) and canaries, columns = judges
+    (``columns``, in order); colour = inflation (the judge's change minus gold's, on [0, 1]; red: the judge rewards
+    what gold does not), text = the inflation with its CI and the judge's own change."""
+    rows = table.select("run", "row").unique(maintain_order=True).rows()
+    grid = np.full((len(rows), len(columns)), np.nan)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.7 * max(1, len(columns)), 1.2 + 0.62 * max(1, len(rows))))
+    for r in table.iter_rows(named=True):
+        i, j = rows.index((r["run"], r["row"])), columns.index(r["judge_name"])
+        grid[i, j] = r["inflation"]
+        ci = "" if r["inflation_low"] is None or np.isnan(r["inflation_low"]) else \
+            f"\n[{r['inflation_low']:+.2f}, {r['inflation_high']:+.2f}]"
+        ax.text(j, i, f"{r['inflation']:+.2f}{ci}\nΔ {r['judge_change']:+.2f}", ha="center", va="center", fontsize=7)
+    bound = max(0.05, float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 0.05)
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=25, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), [label for _, label in rows], fontsize=8)
+    ax.set_xlabel("judge scoring the answers")
+    ax.set_ylabel("policy trained against / canary")
+    fig.colorbar(im, ax=ax, label="inflation: judge change - gold change (scale 0-1)")
+    ax.set_title("deception transfer: step 0 -> final checkpoint", fontsize=10)
+    return _save(fig, path)
+
+
+def reasoning_plot(by_length: pl.DataFrame, summary: pl.DataFrame, path: Path) -> Path:
+    """Judge-reasoning analytics: (1) agreement with gold per third of each judge's verdicts by trace length (mean
+    trace tokens on x, 95% CI), (2) per judge, self-consistency of sampled traces and position consistency (1 - flip
+    rate, pairwise judges), with seconds per verdict in the label."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax = axes[0]
+    for (judge,), g in by_length.sort("judge_name", "length_bin").group_by("judge_name", maintain_order=True):
+        g = g.filter(pl.col("agreement").is_not_null())
+        if not len(g):
+            continue
+        y = g["agreement"].to_numpy()
+        err = [y - g["agreement_low"].fill_null(np.nan).to_numpy(), g["agreement_high"].fill_null(np.nan).to_numpy() - y]
+        ax.errorbar(g["mean_trace_tokens"].to_numpy(), y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=judge)
+    ax.set(xlabel="trace length (output tokens), thirds of the judge's verdicts", ylabel="agreement with gold",
+           ylim=(-0.02, 1.02), title="does a longer trace agree more with gold?")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    ax = axes[1]
+    judges = summary["judge_name"].to_list()
+    width = 0.38
+    for k, (col, label) in enumerate((("self_consistency", "self-consistency (sampled traces)"),
+                                      ("position_consistency", "position consistency (1 - flip rate)"))):
+        vals = [np.nan if v is None else v for v in summary[col].to_list()] if col in summary.columns else [np.nan] * len(judges)
+        ax.bar(np.arange(len(judges)) + (k - 0.5) * width, vals, width, label=label)
+    secs = summary["seconds_per_verdict"].to_list() if "seconds_per_verdict" in summary.columns else [None] * len(judges)
+    names = [f"{j}\n{s:.2f} s/verdict" if s is not None else j for j, s in zip(judges, secs)]
+    ax.set_xticks(range(len(judges)), names, fontsize=7)
+    ax.set(ylim=(0, 1.05), ylabel="share", title="robustness per judge (blank: not measured)")
+    ax.legend(fontsize=7)
+    for a in axes:
+        a.grid(alpha=0.3)
+    return _save(fig, path)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from judge_pipeline.judging.cached import judge_through_store
+from judge_pipeline.judging.sampling import sample_verdicts
 from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store import JudgmentStore, content_key
 
@@ -88,6 +89,11 @@ def store(tmp_path_factory):
                                               progress=False)
         mini.record_uses([{"key": k, "context": "checkpoint_scores", "partition_key": "policy=p|judge=nonreasoning|seed=0",
                            "step": step * 10, "item_id": str(i)} for keys in (nr_keys, gold_keys) for i, k in enumerate(keys)])
+        # the transfer matrix's answers: gold's verdicts on them (transfer.py records these)
+        mini.record_uses([{"key": k, "context": "transfer_matrix", "partition_key": "policy=p|judge=nonreasoning|seed=0",
+                           "step": step * 10, "item_id": str(i)} for i, k in enumerate(gold_keys)])
+    # three sampled traces of a judge on two items (judging/sampling.py): its self-consistency
+    sample_verdicts(RuleJudge("nonreasoning", judge_rule, version="v2"), ITEMS[:2], mini, {"temperature": 0.7}, 3)
     return mini
 
 

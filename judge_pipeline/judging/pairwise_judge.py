@@ -31,6 +31,11 @@ class PairwiseLLMJudge:
     reasoning: bool = False
     max_new_tokens: int = 8  #: answer length cap ("Output (a)" is 4 tokens; traces need more)
     max_length: int = 2048  #: judge-prompt tokens; longer responses are cut (marked) to fit, never the instructions
+    temperature: float = 0.0  #: answer sampling temperature (0 = greedy, the default everywhere; the reasoning analytics
+    #: sample traces to measure self-consistency)
+    top_k: int = 0  #: sampling top-k (0 = off)
+    top_p: float = 1.0  #: sampling nucleus
+    seed: int = 0  #: sampling seed (another seed, another sample)
     backend: TransformersBackend | None = field(default=None, repr=False)
     kind: str = "pairwise"
 
@@ -40,7 +45,10 @@ class PairwiseLLMJudge:
 
     @property
     def decoding(self) -> dict:
-        return {"mode": "greedy", "max_new_tokens": self.max_new_tokens, "reasoning": self.reasoning,
+        mode = {"mode": "greedy"} if self.temperature <= 0 else {
+            "mode": "sampled", "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
+            **({"seed": self.seed} if self.seed else {})}
+        return {**mode, "max_new_tokens": self.max_new_tokens, "reasoning": self.reasoning,
                 "max_length": self.max_length, "overflow": "clip-response"}
 
     def _backend(self) -> TransformersBackend:
@@ -55,7 +63,9 @@ class PairwiseLLMJudge:
             a, b = clip_to_context(backend.tokenizer, lambda r: backend.render(render_pairwise(self.template, p, *r)),
                                    [a, b], self.max_length)
             messages.append(render_pairwise(self.template, p, a, b))
-        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
+        local = isinstance(backend, TransformersBackend)  # a served model's device time is the server's: unknown
         verdicts = []
         for c in completions:
             label, reason = parse_final_label(c.text) if self.reasoning else parse_label(c.text)
@@ -64,5 +74,5 @@ class PairwiseLLMJudge:
             trace = c.text.rsplit("\n", 1)[0].strip() if self.reasoning and "\n" in c.text else None
             verdicts.append(Verdict(raw_output=c.text, reasoning=trace, label=label, invalid_reason=reason,
                                     prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
-                                    latency_ms=c.latency_ms))
+                                    latency_ms=c.latency_ms, device_ms=c.latency_ms if local else None))
         return verdicts

@@ -67,6 +67,7 @@ class PointwiseLLMJudge:
     temperature: float = 0.0  #: trace sampling temperature (reasoning judges; 0 = greedy; the paper's reward: 0.7)
     top_k: int = 0  #: trace sampling top-k (0 = off; paper: 20)
     top_p: float = 1.0  #: trace sampling nucleus (paper: 0.95)
+    seed: int = 0  #: trace sampling seed (with ``temperature`` > 0; another seed, another sample: in ``decoding`` when not 0)
     rubric_fn: Callable[[str], str] | None = field(default=None, repr=False)  #: prompt -> gold rubric
     rubric_version: str = ""  #: fingerprint of what ``rubric_fn`` computes
     backend: TransformersBackend | None = field(default=None, repr=False)
@@ -84,7 +85,7 @@ class PointwiseLLMJudge:
         if self.reasoning:
             trace = {"mode": "greedy-trace+score-distribution"} if self.temperature <= 0 else {
                 "mode": "sampled-trace+score-distribution", "temperature": self.temperature, "top_k": self.top_k,
-                "top_p": self.top_p}
+                "top_p": self.top_p, **({"seed": self.seed} if self.seed else {})}
             return {**trace, "max_new_tokens": self.max_new_tokens, "max_length": self.max_length, "overflow": "clip-response"}
         return {"mode": "score-distribution", "max_length": self.max_length, "overflow": "clip-response"}
 
@@ -94,6 +95,10 @@ class PointwiseLLMJudge:
         if self._score_ids is None:
             self._score_ids = score_token_ids(self.backend.tokenizer)
         return self.backend
+
+    def _device_ms(self, ms: float | None) -> float | None:
+        """A verdict's device time: its share of the batch on this process's device (None when a server answers)."""
+        return ms if isinstance(self.backend, TransformersBackend) else None
 
     def messages(self, prompt: str, response: str) -> list[dict[str, str]]:
         """The judge prompt, with the response cut (and marked) if the whole would exceed ``max_length`` tokens."""
@@ -118,14 +123,15 @@ class PointwiseLLMJudge:
             score, reason = parse_score(d.argmax_token)
             verdicts.append(Verdict(raw_output=d.argmax_token, score=score, invalid_reason=reason,
                                     **distribution_verdict(d.argmax_token, d.probs),
-                                    prompt_tokens=d.prompt_tokens, output_tokens=1, latency_ms=d.latency_ms))
+                                    prompt_tokens=d.prompt_tokens, output_tokens=1, latency_ms=d.latency_ms,
+                                    device_ms=self._device_ms(d.latency_ms)))
         return verdicts
 
     def _judge_reasoning(self, items: list[tuple[str, str]]) -> list[Verdict]:
         backend = self._backend()
         messages = [self.messages(p, r) for p, r in items]
         completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
         verdicts: list[Verdict | None] = []
         reread: list[tuple[int, str]] = []  # (index, prompt text + trace up to the score digit)
         for i, (m, c) in enumerate(zip(messages, completions)):
@@ -134,7 +140,7 @@ class PointwiseLLMJudge:
             trace = prefix.rsplit("Score", 1)[0].strip() if prefix else c.text
             verdicts.append(Verdict(raw_output=c.text, reasoning=trace, score=score, invalid_reason=reason,
                                     prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
-                                    latency_ms=c.latency_ms))
+                                    latency_ms=c.latency_ms, device_ms=self._device_ms(c.latency_ms)))
             if prefix is not None:
                 reread.append((i, backend.render(m) + prefix))
         if reread:
@@ -145,4 +151,5 @@ class PointwiseLLMJudge:
                 for k, val in distribution_verdict(v.raw_output, d.probs).items():
                     setattr(v, k, val)
                 v.latency_ms = (v.latency_ms or 0.0) + d.latency_ms
+                v.device_ms = self._device_ms(v.latency_ms)
         return verdicts

@@ -6,7 +6,8 @@ report re-run judges nothing twice) and produces long-format metric rows
 
 - `on_gold_set`: the held-out gold set (judge-test). Pointwise judges: Krippendorff's alpha (interval)
   of the expected score vs gold; every kind: pair accuracy on the gold-labelled pairs; invalid rate,
-  tokens per verdict and trace length (output tokens).
+  trace length (output tokens) and the cost: tokens, seconds and device-seconds (where the backend reports them:
+  local models) per verdict.
 - `on_pairs`: human-labelled pairs (LLMBar, MT-Bench, a user's file). Pairwise judges see every pair in
   both orders: accuracy (over both orders, invalid = wrong), position consistency and flip rate.
   Pointwise judges and reward models score each response and are credited by which scores higher
@@ -26,7 +27,9 @@ items its file has: pairs (and judge-test rows) it does not cover are left out, 
 says what share it covered, and a pairwise pair covered in one order only is credited on that order
 (position consistency is then over the pairs it has in both orders).
 
-Confidence intervals are percentile bootstraps over items (responses or pairs).
+Confidence intervals are percentile bootstraps over items (responses or pairs). Every verdict's use is recorded in
+the store (context ``judge_report``, partition the set, e.g. ``llmbar_natural (a, b)``), so the store's
+``judge_cost_ledger`` prices each evaluation set.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ from judge_pipeline.metrics.pairwise import (TIE, accuracy_ci, human_human_alpha
                                              pair_call, pointwise_call, pointwise_pair_credit, tie_position_consistency,
                                              unswap)
 from judge_pipeline.store import JudgmentStore
+
+
+USE_CONTEXT = "judge_report"  #: judgment_uses.context of the report's verdicts
 
 
 def metric(eval_set: str, name: str, value: float | None, low: float | None = None, high: float | None = None,
@@ -139,9 +145,11 @@ class JudgeEvaluator:
     def verdicts(self, items: Sequence[tuple[str, ...]], desc: str) -> list[Verdict]:
         if not items:
             return []
-        verdicts, _, stats = judge_through_store(self.judge, items, self.store, self.run_id,
-                                                 batch_size=self.batch_size, desc=f"{self.judge.name}: {desc}")
+        verdicts, keys, stats = judge_through_store(self.judge, items, self.store, self.run_id,
+                                                    batch_size=self.batch_size, desc=f"{self.judge.name}: {desc}")
         self.computed += stats.computed
+        self.store.record_uses([{"key": k, "context": USE_CONTEXT, "partition_key": desc, "step": -1, "item_id": str(i)}
+                                for i, k in enumerate(keys)])
         return verdicts
 
     def _has(self, item: tuple[str, ...]) -> bool:
@@ -241,6 +249,10 @@ class JudgeEvaluator:
             all_verdicts += pv.verdicts if self.judge.kind == "pairwise" else []
         tokens = [(v.prompt_tokens or 0) + (v.output_tokens or 0) for v in all_verdicts]
         out.append(metric(eval_set, "tokens_per_verdict", _mean(tokens), n=len(tokens)))
+        for name, ms in (("seconds_per_verdict", [v.latency_ms for v in all_verdicts]),
+                         ("device_seconds_per_verdict", [v.device_ms for v in all_verdicts])):
+            mean_ms = _mean(ms)
+            out.append(metric(eval_set, name, None if mean_ms is None else mean_ms / 1000, n=len(tokens)))
         out.append(metric(eval_set, "output_tokens", _mean([v.output_tokens for v in all_verdicts]), n=len(tokens)))
         return out
 
@@ -287,6 +299,7 @@ COMPARISON_COLUMNS = [
     ("judge_test", "alpha"), ("judge_test_pairs", "accuracy"), ("judge_test", "invalid_rate"),
     ("judge_test", "output_tokens"), ("llmbar_natural", "accuracy"), ("llmbar_adversarial", "accuracy"),
     ("mtbench_human", "accuracy"), ("judge_test_pairs", "position_consistency"),
+    ("judge_test", "tokens_per_verdict"), ("judge_test", "seconds_per_verdict"), ("judge_test", "device_seconds_per_verdict"),
 ]
 
 

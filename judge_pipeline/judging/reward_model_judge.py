@@ -65,5 +65,5 @@ class RewardModelJudge:
             dt = (time.perf_counter() - t0) * 1000 / len(batch)
             for i, r in enumerate(rewards):
                 out.append(Verdict(raw_output=f"{r:.6f}", reward=float(r), prompt_tokens=int(enc["attention_mask"][i].sum()),
-                                   output_tokens=0, latency_ms=dt))
+                                   output_tokens=0, latency_ms=dt, device_ms=dt))
         return out

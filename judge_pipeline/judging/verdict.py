@@ -20,6 +20,7 @@ class Verdict:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: float | None = None
+    device_ms: float | None = None  #: time the model held its device for this verdict (local backends; None: unknown)
 
     @property
     def reward_value(self) -> float | None:

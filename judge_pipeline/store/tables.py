@@ -19,7 +19,8 @@ JUDGMENT_SCHEMA: dict[str, pl.DataType] = {
     "prompt": pl.String, "response_a": pl.String, "response_b": pl.String, "raw_output": pl.String,
     "reasoning": pl.String, "score": pl.Float64, "label": pl.Int32, "invalid_reason": pl.String,
     "expected_score": pl.Float64, "score_probs": pl.List(pl.Float64), "mass_outside": pl.Float64,
-    "reward": pl.Float64, "prompt_tokens": pl.Int32, "output_tokens": pl.Int32, "latency_ms": pl.Float64, "run_id": pl.String,
+    "reward": pl.Float64, "prompt_tokens": pl.Int32, "output_tokens": pl.Int32, "latency_ms": pl.Float64,
+    "device_ms": pl.Float64, "run_id": pl.String,
 }
 GENERATION_SCHEMA: dict[str, pl.DataType] = {
     "key": pl.String, "model": pl.String, "model_fingerprint": pl.String, "decoding": pl.String,

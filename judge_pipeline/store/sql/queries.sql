@@ -70,3 +70,29 @@ ORDER BY u.partition_key, u.step, j.judge_name, u.item_id, j.key;
 -- name: warehouse_table
 -- An asset table of the Dagster warehouse (data/warehouse.duckdb), schema = the study.
 SELECT * FROM {schema}.{table};
+
+-- name: greedy_answers
+SELECT g.prompt, g.decoding, g.completion
+FROM generations g
+WHERE g.model_fingerprint = $fingerprint AND g.sample_index = 0
+  AND coalesce(TRY_CAST(json_extract_string(g.decoding, '$.temperature') AS DOUBLE), 0) = 0
+  AND g.prompt IN (SELECT j.prompt FROM judgment_uses u JOIN judgments j ON j.key = u.key
+                   WHERE u.study = $study AND u.partition_key LIKE 'policy=%')
+ORDER BY g.prompt, g.decoding;
+
+-- name: study_transfer_scores
+SELECT * FROM transfer_scores WHERE study = $study ORDER BY run, judge_name, item_id, step;
+
+-- name: study_trace_accuracy
+SELECT * FROM judge_trace_accuracy WHERE study = $study ORDER BY judge_name, key;
+
+-- name: study_self_consistency
+SELECT * FROM judge_self_consistency WHERE study = $study ORDER BY judge_name, prompt_hash, response_hash;
+
+-- name: study_reasoning_analytics
+SELECT * FROM reasoning_analytics WHERE study = $study ORDER BY judge_name;
+
+-- name: study_cost_ledger
+SELECT judge_name, context, count(*) AS rows, sum(verdicts) AS verdicts, sum(total_tokens) AS total_tokens,
+       round(sum(seconds), 2) AS seconds, round(sum(device_seconds), 2) AS device_seconds
+FROM judge_cost_ledger WHERE study = $study GROUP BY ALL ORDER BY judge_name, context;

@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS judgments (
     prompt_tokens     INTEGER,
     output_tokens     INTEGER,
     latency_ms        DOUBLE,
+    device_ms         DOUBLE,                -- time the judge's model held its device for this verdict (its share of
+                                             -- the batch), where the backend reports it: local models; NULL for
+                                             -- servers (HTTP) and rule judges
     run_id            VARCHAR,               -- Dagster run id that computed the verdict
     created_at        TIMESTAMP DEFAULT current_timestamp
 );
