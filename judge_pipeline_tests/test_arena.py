@@ -270,3 +270,9 @@ def test_local_server_judge_starts_on_demand_and_reruns_free(tmp_path):
                                          ).judge_games(games, store, attempts=2, progress=False)
         assert not server.started and stats2.computed == 0
         assert [v.verdict for v in again] == [v.verdict for v in out]
+
+
+def test_style_control_needs_enough_battles():
+    battles = [Battle("m", f"q{i}", battle_outcomes("B>A", "A=B"), np.array([0.1 * i, 0.0, 0.2, 0.0])) for i in range(6)]
+    (score,), coefs = arena_scores(battles, resamples=10)
+    assert score.win_rate == 0.75 and np.isnan(score.bt_style) and coefs == {}  # 6 battles, 3 coefficients: too few

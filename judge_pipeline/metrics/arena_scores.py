@@ -12,7 +12,8 @@ leaves out a record with a null score (`battle_outcomes` returns None; the calle
   the baseline, so without covariates a model's BT score is its win rate (a known answer the tests use).
 - Style control: the same regression with the standardised style covariates (`metrics.arena_style`) as extra
   columns, shared by every model of the fit; the score leaves them out (a model credited for length or markdown
-  alone gets 0.5).
+  alone gets 0.5). Fitted only from `MIN_BATTLES_PER_PARAMETER` battles per coefficient on (else NaN: the
+  miniature's 2 questions per subcategory are far too few).
 - CIs: percentile bootstrap, resampling *questions* (every battle and game of a question together), refitting each
   time; Arena-Hard resamples single outcome rows and reports the 5-95 % range: we give ``level`` (95 %).
 
@@ -31,6 +32,7 @@ import numpy as np
 from judge_pipeline.metrics.arena_style import STYLE_FEATURES, standardise
 
 WEIGHT = 3  #: Arena-Hard's weight of a strong verdict (``>>``)
+MIN_BATTLES_PER_PARAMETER = 5  #: style control is fitted only with this many battles per coefficient (models + covariates)
 _SCORE = {"A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "A>>B": 1.0, "B>>A": 0.0}
 
 
@@ -103,12 +105,14 @@ def _design(battles: Sequence[Battle], models: list[str], style: bool) -> tuple[
 
 
 def bt_fit(battles: Sequence[Battle], models: list[str], style: bool = False) -> tuple[dict[str, float], np.ndarray]:
-    """{model: BT score (win probability against the baseline)} and the style coefficients (empty without style)."""
+    """{model: BT score (win probability against the baseline)} and the style coefficients (empty without style).
+    With style control and fewer than `MIN_BATTLES_PER_PARAMETER` battles per estimated coefficient, nothing is
+    estimated (NaN): a handful of battles separates perfectly on four covariates and the score would be an artefact."""
     x, y, kept = _design(battles, models, style)
-    if len(y) == 0:
-        return {m: float("nan") for m in models}, np.zeros(0)
-    beta = fit_bt(x, y)
     present = {b.model for b in battles}
+    if len(y) == 0 or (style and len(battles) < MIN_BATTLES_PER_PARAMETER * (len(present) + kept)):
+        return {m: float("nan") for m in models}, np.full(kept, np.nan)
+    beta = fit_bt(x, y)
     scores = {m: float(sigmoid(beta[i])) if m in present else float("nan") for i, m in enumerate(models)}
     return scores, beta[len(models):len(models) + kept]
 
@@ -174,5 +178,6 @@ def arena_scores(battles: Sequence[Battle], resamples: int = 1000, level: float 
     if style_ok and battles:
         _, keep = standardise(np.array([b.style for b in battles for _ in b.outcomes]))
         _, beta = bt_fit(battles, models, style=True)
-        coefs = dict(zip([f for f, k in zip(STYLE_FEATURES, keep) if k], beta.tolist()))
+        if np.all(np.isfinite(beta)):
+            coefs = dict(zip([f for f, k in zip(STYLE_FEATURES, keep) if k], beta.tolist()))
     return out, coefs
