@@ -14,7 +14,8 @@ from dagster import Definitions, PipesSubprocessClient, load_assets_from_modules
 from judge_pipeline.assets import analysis, arena, data, evaluation, gold, judges, policies
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.config import DATA_DIR, load_config
-from judge_pipeline.jobs import analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation
+from judge_pipeline.jobs import (analysis_job, evaluation_job, judge_report_job, new_checkpoint_sensor, nightly_evaluation,
+                                 refresh_after_evaluation, transfer_job)
 from judge_pipeline.resources import StudyResource, TrackerResource, WANDB_RESOURCE_KEYS, WarehouseIOManager
 
 ASSET_MODULES = [data, gold, judges, policies, evaluation, analysis, arena]
@@ -44,8 +45,8 @@ all_assets = load_assets_from_modules(ASSET_MODULES)
 defs = Definitions(
     assets=all_assets,
     asset_checks=ALL_CHECKS,
-    jobs=[evaluation_job, judge_report_job, analysis_job],
+    jobs=[evaluation_job, judge_report_job, analysis_job, transfer_job],
     schedules=[nightly_evaluation],
-    sensors=[new_checkpoint_sensor],
+    sensors=[new_checkpoint_sensor, refresh_after_evaluation],
     resources=build_resources(),
 )

@@ -1,4 +1,4 @@
-"""Jobs, the schedule and the sensor that keep the evaluation up to date."""
+"""Jobs, the schedule and the sensors that keep the evaluation up to date."""
 
 
 from pathlib import Path
@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass
 
 from dagster import (
-    AssetKey, AssetSelection, DagsterInstance, materialize, DefaultSensorStatus, MultiPartitionKey, RunRequest, SensorEvaluationContext, SkipReason,
-    define_asset_job, schedule, sensor,
+    AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus, materialize, DefaultSensorStatus, MultiPartitionKey, RunRequest,
+    RunsFilter, RunStatusSensorContext, SensorEvaluationContext, SkipReason, define_asset_job, run_status_sensor, schedule,
+    sensor,
 )
 
 from judge_pipeline.assets.partitions import judge_partitions, policy_judge_partitions
@@ -33,6 +34,16 @@ judge_report_job = define_asset_job(
 analysis_job = define_asset_job(
     "analysis_job", selection=AssetSelection.assets(*ANALYSIS_ASSETS),
     description="Recompute the proxy-vs-gold analysis (curves, fits, patterns, run pages) and judge disagreement.",
+)
+
+#: what every finished evaluation refreshes (`refresh_after_evaluation`): the study-wide views over every judge. The
+#: Arena-Hard assets of a run are in evaluation_job (ARENA_RUN_ASSETS), so the matrix, which depends on
+#: arena_judgments, sees their verdicts; an unpartitioned asset added for the study as a whole goes here.
+REFRESH_ASSETS = ["transfer_matrix", "reasoning_analytics"]
+transfer_job = define_asset_job(
+    "transfer_job", selection=AssetSelection.assets(*REFRESH_ASSETS),
+    description="Refresh the deception-transfer matrix and the judge-reasoning analytics (only what the store lacks "
+                "is computed: counts in each materialisation's metadata).",
 )
 
 
@@ -70,6 +81,20 @@ def new_checkpoint_sensor(context: SensorEvaluationContext):
     if not requests:
         yield SkipReason("no new checkpoints")
     yield from requests
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[evaluation_job, judge_report_job],
+                   request_job=transfer_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+def refresh_after_evaluation(context: RunStatusSensorContext):
+    """After each successful evaluation run (started by the nightly schedule, the new-checkpoint sensor or by hand) and
+    judge report: refresh the transfer matrix and the reasoning analytics (`transfer_job`). Skipped while a refresh is
+    still waiting to start: it will see this run's results. Each refresh computes only what the store lacks."""
+    waiting = context.instance.get_runs(RunsFilter(job_name=transfer_job.name, statuses=[
+        DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]), limit=1)
+    if waiting:
+        return SkipReason(f"refresh {waiting[0].run_id} has not started yet: it will include {context.dagster_run.run_id}")
+    return RunRequest(run_key=f"refresh-after-{context.dagster_run.run_id}",
+                      tags={"judge_pipeline/after_run": context.dagster_run.run_id})
 
 
 # ------------------------------------------------------------------ the whole study, stage by stage

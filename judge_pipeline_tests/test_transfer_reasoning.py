@@ -348,3 +348,35 @@ def test_transfer_and_reasoning_assets_materialise_on_tiny(tmp_path):
     summary = Frames.out["reasoning_analytics"].row(0, named=True)
     assert summary["judge_name"] == "nonreasoning" and not summary["reasoning"] and summary["verdicts"] > 0
     assert summary["device_seconds_per_verdict"] > 0
+
+
+def test_a_finished_evaluation_refreshes_the_transfer_matrix():
+    """The nightly schedule and the new-checkpoint sensor start evaluation_job runs; when one succeeds,
+    refresh_after_evaluation asks for transfer_job (once per finished run; not while a refresh waits to start)."""
+    from dagster import (DagsterEventType, DagsterInstance, DagsterRunStatus, EventRecordsFilter, RunRequest, SkipReason,
+                         build_run_status_sensor_context, job, op)
+
+    from judge_pipeline.definitions import defs
+    from judge_pipeline.jobs import refresh_after_evaluation, transfer_job
+
+    assert {k.to_user_string() for k in defs.resolve_job_def("transfer_job").asset_layer.executable_asset_keys} == {
+        "transfer_matrix", "reasoning_analytics"}
+    assert "refresh_after_evaluation" in {s.name for s in defs.sensors}
+
+    @op
+    def noop():
+        return 1
+
+    @job
+    def stand_in():  # any finished run: the sensor's machinery picks evaluation_job / judge_report_job ones
+        noop()
+
+    with DagsterInstance.ephemeral() as instance:
+        run = stand_in.execute_in_process(instance=instance).dagster_run
+        event = instance.get_event_records(EventRecordsFilter(DagsterEventType.RUN_SUCCESS), limit=1)[0].event_log_entry
+        ctx = build_run_status_sensor_context("refresh_after_evaluation", dagster_instance=instance, dagster_run=run,
+                                              dagster_event=event.dagster_event)
+        request = refresh_after_evaluation(ctx)
+        assert isinstance(request, RunRequest) and request.run_key == f"refresh-after-{run.run_id}"
+        instance.create_run_for_job(defs.resolve_job_def(transfer_job.name), status=DagsterRunStatus.NOT_STARTED)
+        assert isinstance(refresh_after_evaluation(ctx), SkipReason)
