@@ -61,8 +61,8 @@ def study_data(tmp_path):
                             "partition_key": "policy=smollm2-135m|judge=nonreasoning|seed=0"} for i, k in enumerate(keys)])
     judge_through_store(LongerWinsJudge(model="longer-model"), [("q", "a", "bb"), ("q", "a ??", "b")], store, progress=False)
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    over = pl.DataFrame({"policy": ["smollm2-135m"] * 2, "judge_variant": ["nonreasoning"] * 2, "step": [0, 1],
-                         "proxy_mean": [2.5, 2.9], "gold_mean": [4.0, 3.5]})
+    over = pl.DataFrame({"policy": ["smollm2-135m"] * 2, "judge_variant": ["nonreasoning"] * 2, "step": [0, 1],  # noqa: F841
+                         "proxy_mean": [2.5, 2.9], "gold_mean": [4.0, 3.5]})  # (DuckDB reads `over` by name)
     con.execute("CREATE SCHEMA tiny")
     con.execute("CREATE TABLE tiny.overoptimization AS SELECT * FROM over")
     con.close()
