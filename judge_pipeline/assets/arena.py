@@ -2,8 +2,9 @@
 
 - `arena_questions`: the study's subset of Arena-Hard v2.0 (`ArenaConfig`) with each question's official baseline
   answer (o3-mini for hard prompts, gemini-2.0-flash for creative writing), from the vendored, hash-checked files;
-- `arena_answers`: each checkpoint's greedy answers, through the store's generations (a re-run generates nothing);
-  the initial policy (step 0) is one model shared by every seed;
+- `arena_answers`: each checkpoint's greedy answers, through the store's generations (a re-run generates nothing),
+  from the checkpoint in this process or its server (`PolicyTrainConfig.serving`, as `checkpoint_scores`); the
+  initial policy (step 0) is one model shared by every seed;
 - `arena_judgments`: each (checkpoint, question) battle judged in two games with the positions swapped, through the
   judgment store (`judging/arena_judge.py`: an Arena-Hard prompt judge, or a judge of the study); unparseable verdicts
   asked again, then recorded as invalid. Also writes the battles in Arena-Hard-Auto's own layout under
@@ -21,7 +22,7 @@ from dagster import AllPartitionMapping, AssetDep, AssetExecutionContext, Metada
 from judge_pipeline.assets.metadata import md_table
 from judge_pipeline.assets.partitions import RUN_PARTITION_META, policy_and_judge, policy_judge_partitions
 from judge_pipeline.config import StudyConfig
-from judge_pipeline.generation import generate_through_store
+from judge_pipeline.generation import generate_through_store, policy_backend
 from judge_pipeline.judging.arena_judge import (
     ArenaPromptJudge, LocalJudgeServer, StudyPairwiseJudge, StudyPointwiseJudge, arena_http_config, arena_messages,
     battle_games,
@@ -93,7 +94,7 @@ def arena_answers(context: AssetExecutionContext, study: StudyResource, policy_c
     for name, (seed, step, path) in models.items():
         gens, stats = generate_through_store(path, prompts, store, cfg.arena.max_new_tokens, run_id=run_id,
                                              device=cfg.device, batch_size=cfg.eval.generation_batch_size,
-                                             progress=False)
+                                             backend=policy_backend(cfg.policy.serving, path, cfg.device), progress=False)
         computed += stats.computed
         answers = [g["completion"] for g in gens]
         frames.append(pl.DataFrame({
