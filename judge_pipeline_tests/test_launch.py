@@ -227,7 +227,8 @@ def test_tiny_study_trains_on_two_gloo_processes_through_pipes(tmp_path, monkeyp
     from judge_pipeline.definitions import all_assets, build_resources
 
     base = tiny()
-    two = dataclasses.replace(base, policy=dataclasses.replace(base.policy, seeds=(0,)),
+    two = dataclasses.replace(base, judges=(dataclasses.replace(base.judges[0], epochs=1.0),),  # half the time
+                              policy=dataclasses.replace(base.policy, seeds=(0,)),
                               launch=LaunchConfig(launcher="accelerate", num_processes=2, resume_every=1))
     monkeypatch.setitem(studies.CONFIGS, "tiny", lambda: two)
     instance = DagsterInstance.ephemeral()
@@ -243,14 +244,17 @@ def test_tiny_study_trains_on_two_gloo_processes_through_pipes(tmp_path, monkeyp
     result, logs = run(["judge_checkpoint"], "nonreasoning")
     assert any("JudgeJob on 2 process(es)" in m for m in logs) and any("sft step 1: loss" in m for m in logs)
     meta = result.asset_materializations_for_node("judge_checkpoint")[0].metadata
-    assert meta["launcher"].value == "accelerate" and meta["steps_logged"].value == meta["train_examples"].value // 2
     judge = tmp_path / "checkpoints" / "judges" / "tiny" / "nonreasoning"
     facts = json.loads((judge / "training_inputs.json").read_text())
     assert set(facts) == {"fingerprint", "stages", "n_train", "train_loss", "steps", "seconds", "step_log"}
+    assert meta["launcher"].value == "accelerate" and meta["steps_logged"].value == facts["steps"] == len(facts["step_log"])
     assert (judge / "model.safetensors").is_file() and not list(judge.parent.glob("*.trainer"))
     assert not list(judge.parent.glob("*.job.json"))
 
-    result, logs = run(["policy_checkpoints", "checkpoint_scores"], "smollm2-135m|nonreasoning")
+    from judge_pipeline.assets.partitions import policy_judge_partitions
+
+    (partition,) = policy_judge_partitions.get_partition_keys()  # smollm2-135m x nonreasoning
+    result, logs = run(["policy_checkpoints", "checkpoint_scores"], partition)
     assert any("PolicyJob on 2 process(es)" in m for m in logs)
     ckpts = result.output_for_node("policy_checkpoints")
     assert ckpts["step"].to_list() == [0, 1, 2] and all(Path(p).is_dir() for p in ckpts["path"][1:])

@@ -15,7 +15,7 @@ import dataclasses
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, AutomationCondition, PipesSubprocessClient, asset
+from dagster import AssetExecutionContext, AutomationCondition, Output, PipesSubprocessClient, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
@@ -123,7 +123,7 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
                                  "train_seconds": round(float(info["seconds"]), 1),
                                  **{k: v for k, v in info.items() if k.startswith("grpo_") and v is not None},
                                  **training_metadata(info.get("step_log", []), cfg.launch.launcher)})
-    return df
+    return Output(df)  # an Output, not the frame: an asset that opened a Pipes session must yield typed events
 
 
 def _test_rows(gold_labels: pl.DataFrame) -> list[dict]:

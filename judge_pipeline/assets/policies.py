@@ -13,7 +13,7 @@ sampling, what an invalid verdict is worth, an ensemble's aggregate and λ).
 import dataclasses
 
 import polars as pl
-from dagster import AssetExecutionContext, PipesSubprocessClient, asset
+from dagster import AssetExecutionContext, Output, PipesSubprocessClient, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_table, table_type
@@ -59,7 +59,7 @@ def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tra
         **training_metadata([{"seed": seed, **row} for seed, r in zip(cfg.policy.seeds, runs) for row in r.get("step_log", [])],
                             cfg.launch.launcher),
     })
-    return df
+    return Output(df)  # an Output, not the frame: an asset that opened a Pipes session must yield typed events
 
 
 def _train_seed(context, study: StudyResource, tracker: TrackerResource, pipes: PipesSubprocessClient, base,
