@@ -35,6 +35,7 @@ class TableJudge:
     top_k: int = 0
     top_p: float = 1.0
     seed: int = 0
+    batch_size: int = 8
     calls: list = field(default_factory=list)
 
     @property
@@ -46,9 +47,9 @@ class TableJudge:
         return {"temperature": self.temperature, "seed": self.seed} if self.temperature else {}
 
     def judge(self, items):
-        self.calls += items
         out = []
         for it in items:
+            self.calls.append(it)  # a sampling rule may read len(calls): each row of a call draws on its own
             v = self.rule(self, *it)
             if isinstance(v, Verdict):
                 out.append(v)
@@ -203,11 +204,12 @@ TRACES = {f"r{i}": i for i in range(9)}  #: response -> the reasoning judge's tr
 
 
 def reasoning_rule(j, p, r):
-    """Long traces (6+ tokens) hit gold's score, short ones miss it by 3; sampled, item r0 flips with the seed."""
+    """Long traces (6+ tokens) hit gold's score, short ones miss it by 3; sampled, item r0 alternates 5, 6, 5, ...
+    from one row of r0 to the next (every row draws on its own)."""
     n = TRACES[r]
     score = GOLD_R[r] if n >= 6 else GOLD_R[r] + 3
     if j.temperature and r == "r0":
-        score = (j.seed // 1000) % 2 + 5
+        score = 5 + sum(c == ("q", "r0") for c in j.calls[:-1]) % 2
     return Verdict(raw_output=f"{'x ' * n}Score: {score}", reasoning="x " * n, score=float(score), output_tokens=n,
                    prompt_tokens=30, latency_ms=100.0 + n, device_ms=90.0 + n)
 
@@ -240,7 +242,8 @@ def test_consistency_samples_are_stored_once_and_kept_out_of_per_item_views(reas
     store, sampled, computed, again, sampling = reasoning_store
     assert sampling == {"temperature": 0.7, "top_k": 20, "top_p": 0.95}  # the reward is greedy: the paper's sampling
     assert computed == 6 and again == 0
-    assert [v.score for v in sampled[0]] == [6.0, 3.0] and [v.score for v in sampled[1]] == [5.0, 3.0]
+    # the three samples of an item are drawn in one call (the greedy verdict of r0 was the rule's first call)
+    assert [[v.score for v in s] for s in sampled] == [[6.0, 3.0], [5.0, 3.0], [6.0, 3.0]]
     # current_verdicts (and judge_vs_gold) still give the greedy verdict of r0 only
     r0 = store.query("SELECT value FROM current_verdicts WHERE study = 's' AND judge_name = 'thinker' "
                      "AND response_a = 'r0'")

@@ -182,24 +182,33 @@ def has_verdict(v: Verdict) -> bool:
     return v.score is not None or v.label is not None or v.reward is not None
 
 
-class RetryAttempt:
-    """Judge ``judge`` again, unchanged, under new keys: its decoding gains ``attempt``. Everything else (name,
-    fingerprint, the batch call) is the judge's own. Useful for judges that sample; a greedy judge answers the
-    same again, so judges with something better to change on a retry define ``for_attempt`` instead."""
+class JudgeUnderNewKeys:
+    """``judge`` itself (name, fingerprint, the batch call) whose decoding gains ``extra``: its verdicts are stored
+    under keys of their own. Base of `RetryAttempt` and of `sampling.ConsistencySample`."""
 
-    def __init__(self, judge: Judge, attempt: int):
+    def __init__(self, judge: Judge, **extra: Any):
         self._judge = judge
-        self.attempt = attempt
+        self._extra = extra
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._judge, name)
 
     @property
     def decoding(self) -> dict:
-        return {**self._judge.decoding, "attempt": self.attempt}
+        return {**self._judge.decoding, **self._extra}
 
     def judge(self, items):
         return self._judge.judge(items)
+
+
+class RetryAttempt(JudgeUnderNewKeys):
+    """Judge ``judge`` again, unchanged, under new keys: its decoding gains ``attempt``. Everything else (name,
+    fingerprint, the batch call) is the judge's own. Useful for judges that sample; a greedy judge answers the
+    same again, so judges with something better to change on a retry define ``for_attempt`` instead."""
+
+    def __init__(self, judge: Judge, attempt: int):
+        super().__init__(judge, attempt=attempt)
+        self.attempt = attempt
 
 
 def attempt_judge(judge: Judge, attempt: int) -> Judge:
