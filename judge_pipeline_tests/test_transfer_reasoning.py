@@ -383,3 +383,24 @@ def test_a_finished_evaluation_refreshes_the_transfer_matrix():
         assert isinstance(request, RunRequest) and request.run_key == f"refresh-after-{run.run_id}"
         instance.create_run_for_job(defs.resolve_job_def(transfer_job.name), status=DagsterRunStatus.NOT_STARTED)
         assert isinstance(refresh_after_evaluation(ctx), SkipReason)
+
+
+def test_a_grpo_reward_records_its_verdicts_per_rl_step(tmp_path):
+    """Inside a trainer (TRL passes trainer_state) a reward's verdicts are recorded at the trainer's step, so the cost
+    ledger prices each RL step; outside one nothing is recorded."""
+    from types import SimpleNamespace
+
+    store = JudgmentStore(tmp_path / "store", study="s")
+    reward = JudgeReward(TableJudge("proxy", lambda j, p, r: len(r) % 10), store, run_id="dagster-run")
+    pair = PairwiseWinRateReward(TableJudge("pw", longer_wins, kind="pairwise"), store, run_id="dagster-run")
+    reward(["q", "q"], ["a", "bb"])  # outside a trainer
+    for step in (1, 2):
+        reward(["q", "q"], [f"a{step}", f"bb{step}"], trainer_state=SimpleNamespace(global_step=step))
+        pair(["q", "q"], [f"a{step}", f"bb{step}"], trainer_state=SimpleNamespace(global_step=step))
+    ledger = store.query("SELECT judge_name, context, partition_key, step, verdicts FROM judge_cost_ledger "
+                         "WHERE study = 's' ORDER BY ALL").rows()
+    assert ledger == [("proxy", "policy_reward", "reward=proxy|run=dagster-run", 1, 2),
+                      ("proxy", "policy_reward", "reward=proxy|run=dagster-run", 2, 2),
+                      ("proxy", "unrecorded", "dagster-run", -1, 2),  # the Dagster run that computed them
+                      ("pw", "policy_reward", "reward=pw|run=dagster-run", 1, 2),
+                      ("pw", "policy_reward", "reward=pw|run=dagster-run", 2, 2)]

@@ -58,6 +58,18 @@ def message_text(x) -> str:
 
 #: rollouts a reward keeps (the rows of the run's W&B "rollouts" table): a run's whole history would grow without bound
 ROLLOUTS_KEPT = 64
+USE_CONTEXT = "policy_reward"  #: judgment_uses.context of a GRPO reward's verdicts
+
+
+def record_reward_uses(store: JudgmentStore, name: str, run_id: str | None, keys: Sequence[str], kwargs: dict) -> None:
+    """Record where a GRPO reward's verdicts were used, so the store's judge_cost_ledger prices each RL step: context
+    `USE_CONTEXT`, partition ``reward=<name>|run=<Dagster run>``, step the trainer's global step (TRL gives reward
+    functions ``trainer_state``). Outside a trainer (no ``trainer_state``) nothing is recorded."""
+    state = kwargs.get("trainer_state")
+    if state is None or not keys:
+        return
+    store.record_uses([{"key": k, "context": USE_CONTEXT, "partition_key": f"reward={name}|run={run_id or ''}",
+                        "step": int(state.global_step), "item_id": str(i)} for i, k in enumerate(keys)])
 
 
 def rollout_history() -> deque:
@@ -107,6 +119,7 @@ class JudgeReward:
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         items = [(message_text(p), message_text(c)) for p, c in zip(prompts, completions)]
         verdicts, keys, _ = self._verdicts(items)
+        record_reward_uses(self.store, self.judge.name, self.run_id, keys, kwargs)
         self.calls += 1
         rewards = []
         for (p, c), v, k in zip(items, verdicts, keys):
@@ -168,8 +181,9 @@ class PairwiseWinRateReward:
             groups.setdefault(p, []).append(i)
         pairs = [(i, j) for idx in groups.values() for i in idx for j in idx if i != j]
         items = [(texts[i][0], texts[i][1], texts[j][1]) for i, j in pairs]
-        verdicts, _, stats = judge_through_store(self.judge, items, self.store, self.run_id, batch_size=self.batch_size,
-                                                 progress=False)
+        verdicts, keys, stats = judge_through_store(self.judge, items, self.store, self.run_id, batch_size=self.batch_size,
+                                                    progress=False)
+        record_reward_uses(self.store, self.judge.name, self.run_id, keys, kwargs)
         self.calls += 1
         self.games += len(items)
         self.verdicts_computed += stats.computed
@@ -252,7 +266,7 @@ class EnsembleReward:
         return sum(m.verdicts_computed for m in self.members)
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        per_member = np.array([m(prompts, completions) for m in self.members])
+        per_member = np.array([m(prompts, completions, **kwargs) for m in self.members])  # kwargs: trainer_state
         rewards = aggregate(per_member, self.how, self.lam).tolist()
         for i, (p, c) in enumerate(zip(prompts, completions)):
             self.history.append({"prompt": message_text(p), "completion": message_text(c), "reward": rewards[i],
