@@ -148,20 +148,23 @@ def transfer_heatmap(table: pl.DataFrame, columns: list[str], path: Path) -> Pat
     rows = table.select("run", "row").unique(maintain_order=True).rows()
     grid = np.full((len(rows), len(columns)), np.nan)
     fig, ax = plt.subplots(figsize=(2.0 + 1.7 * max(1, len(columns)), 1.2 + 0.62 * max(1, len(rows))))
-    for r in table.iter_rows(named=True):
-        i, j = rows.index((r["run"], r["row"])), columns.index(r["judge_name"])
+    cells = [(rows.index((r["run"], r["row"])), columns.index(r["judge_name"]), r) for r in table.iter_rows(named=True)]
+    for i, j, r in cells:
         grid[i, j] = r["inflation"]
+    bound = max(0.05, float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 0.05)
+    for i, j, r in cells:
         ci = "" if r["inflation_low"] is None or np.isnan(r["inflation_low"]) else \
             f"\n[{r['inflation_low']:+.2f}, {r['inflation_high']:+.2f}]"
-        ax.text(j, i, f"{r['inflation']:+.2f}{ci}\nΔ {r['judge_change']:+.2f}", ha="center", va="center", fontsize=7)
-    bound = max(0.05, float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 0.05)
+        ax.text(j, i, f"{r['inflation']:+.2f}{ci}\nΔ {r['judge_change']:+.2f}", ha="center", va="center", fontsize=7,
+                color="white" if abs(r["inflation"]) > 0.6 * bound else "black")
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
     ax.set_xticks(range(len(columns)), columns, rotation=25, ha="right", fontsize=8)
-    ax.set_yticks(range(len(rows)), [label for _, label in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [("canary: " if run.startswith("canary=") else "trained vs ") + label
+                                      for run, label in rows], fontsize=8)
     ax.set_xlabel("judge scoring the answers")
-    ax.set_ylabel("policy trained against / canary")
-    fig.colorbar(im, ax=ax, label="inflation: judge change - gold change (scale 0-1)")
-    ax.set_title("deception transfer: step 0 -> final checkpoint", fontsize=10)
+    fig.colorbar(im, ax=ax, label="inflation (0-1 scale)")
+    ax.set_title("deception transfer, step 0 -> final: judge change - gold change [95% CI], judge's own change (Δ)",
+                 fontsize=9)
     return _save(fig, path)
 
 
