@@ -246,7 +246,8 @@ def test_tiny_study_trains_on_two_gloo_processes_through_pipes(tmp_path, monkeyp
     meta = result.asset_materializations_for_node("judge_checkpoint")[0].metadata
     judge = tmp_path / "checkpoints" / "judges" / "tiny" / "nonreasoning"
     facts = json.loads((judge / "training_inputs.json").read_text())
-    assert set(facts) == {"fingerprint", "stages", "n_train", "train_loss", "steps", "seconds", "step_log"}
+    assert set(facts) == {"fingerprint", "stages", "checkpoint", "n_train", "train_loss", "steps", "seconds", "step_log"}
+    assert facts["checkpoint"] == str(judge) and meta["checkpoint"].value == str(judge)
     assert meta["launcher"].value == "accelerate" and meta["steps_logged"].value == facts["steps"] == len(facts["step_log"])
     assert (judge / "model.safetensors").is_file() and not list(judge.parent.glob("*.trainer"))
     assert not list(judge.parent.glob("*.job.json"))

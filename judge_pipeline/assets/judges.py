@@ -20,10 +20,9 @@ from dagster import AssetExecutionContext, AutomationCondition, Output, PipesSub
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
 from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
-from judge_pipeline.assets.trainer_launch import run_training, training_metadata
+from judge_pipeline.assets.trainer_launch import train_or_reuse, training_metadata
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.config import JudgeTrainConfig, StudyConfig
-from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.judging.builders import build_gold_judge, build_rubric_source, build_training_judge
 from judge_pipeline.judging.canaries import canary_cases
 from judge_pipeline.judging.external import ExternalJudge, import_external_verdicts, load_external_judges
@@ -104,15 +103,9 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
         rubric_source.prefetch([r["prompt"] for r in rows])
     examples = variant_examples(jcfg, rows, rubric_source.rubric if rubric_source else None)
     fingerprint = _training_fingerprint(base, jcfg, examples)
-    marker = target / INPUTS_FILE
-    info = reuse_if_unchanged(marker, fingerprint)
-    trained_now = info is None
-    if not trained_now:
-        context.log.info(f"judge {variant}: inputs unchanged, reusing {target}")
-    else:
-        job = judge_job(cfg, jcfg, base, examples, target, tracker, fingerprint)
-        result = run_training(context, pipes_subprocess_client, cfg, job, target.with_name(target.name + ".job.json"))
-        info = record_inputs(marker, fingerprint, **result)
+    info, trained_now = train_or_reuse(context, pipes_subprocess_client, cfg, target / INPUTS_FILE, fingerprint,
+                                       lambda: judge_job(cfg, jcfg, base, examples, target, tracker, fingerprint),
+                                       f"judge {variant}")
     df = pl.DataFrame([{
         "judge_variant": variant, "kind": jcfg.kind, "stages": info["stages"], "base_model": jcfg.base_model,
         "path": str(target), "checkpoint_hash": checkpoint_hash(target), "n_train": int(info["n_train"]),

@@ -18,9 +18,8 @@ from dagster import AssetExecutionContext, Output, PipesSubprocessClient, asset
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_table, table_type
 from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
-from judge_pipeline.assets.trainer_launch import run_training, training_metadata
+from judge_pipeline.assets.trainer_launch import train_or_reuse, training_metadata
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
 from judge_pipeline.store.keys import checkpoint_hash
 from judge_pipeline.training.jobs import PolicyJob, Tracking
@@ -72,16 +71,13 @@ def _train_seed(context, study: StudyResource, tracker: TrackerResource, pipes: 
     reward = build_policy_reward(cfg, variant, judge_paths, study.store(), run_id=context.run.run_id)  # builds judges
     # (hashes checkpoints), loads no model: its identity is the run's
     fingerprint = policy_run_fingerprint(checkpoint_hash(base), reward.identity, prompts, pcfg)
-    manifest = run_dir / MANIFEST
-    info = reuse_if_unchanged(manifest, fingerprint)
-    trained_now = info is None
-    if not trained_now:
-        context.log.info(f"policy run {policy} x {variant} seed {seed}: inputs unchanged, reusing {run_dir}")
-    else:
-        job = PolicyJob(study=cfg, pcfg=pcfg, variant=variant, base=str(base), prompts=prompts, run_dir=str(run_dir),
-                        judge_paths=judge_paths, store_dir=str(study.store().root), store_study=study.config_name,
-                        run_id=context.run.run_id, resume_key=fingerprint,
-                        tracking=Tracking(tracker.mode, tracker.project, tracker.directory))
-        res = run_training(context, pipes, cfg, job, run_dir.with_name(run_dir.name + ".job.json"))
-        info = record_inputs(manifest, fingerprint, **res)
+
+    def job() -> PolicyJob:
+        return PolicyJob(study=cfg, pcfg=pcfg, variant=variant, base=str(base), prompts=prompts, run_dir=str(run_dir),
+                         judge_paths=judge_paths, store_dir=str(study.store().root), store_study=study.config_name,
+                         run_id=context.run.run_id, resume_key=fingerprint,
+                         tracking=Tracking(tracker.mode, tracker.project, tracker.directory))
+
+    info, trained_now = train_or_reuse(context, pipes, cfg, run_dir / MANIFEST, fingerprint, job,
+                                       f"policy run {policy} x {variant} seed {seed}")
     return {**info, "rewards": {int(k): v for k, v in info["reward_by_step"].items()}, "trained_now": trained_now}

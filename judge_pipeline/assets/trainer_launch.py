@@ -5,6 +5,7 @@ reach the run's log as they happen and the result is the same JSON data, so the 
 the same checkpoint folders.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +13,7 @@ from dagster import AssetExecutionContext, PipesSubprocessClient
 
 from judge_pipeline.assets.metadata import md_table
 from judge_pipeline.config import REPO_ROOT, StudyConfig
+from judge_pipeline.fsutil import record_inputs, reuse_if_unchanged
 from judge_pipeline.training.jobs import Job, job_to_json, run_job, step_line
 from judge_pipeline.training.launch import RESULT, accelerate_command
 
@@ -32,6 +34,20 @@ def run_training(context: AssetExecutionContext, pipes: PipesSubprocessClient, c
         raise RuntimeError(f"the training process of {job_file} exited without reporting a result")
     job_file.unlink()
     return results[-1]
+
+
+def train_or_reuse(context: AssetExecutionContext, pipes: PipesSubprocessClient, cfg: StudyConfig, marker: Path,
+                   fingerprint: str, make_job: Callable[[], Job], what: str) -> tuple[dict, bool]:
+    """The facts recorded at ``marker`` (JSON beside the checkpoints) if they were recorded for ``fingerprint``, else
+    those of training ``make_job()`` now (`run_training`; its JSON lands beside the checkpoint folder while it runs),
+    recorded there; and whether it trained now."""
+    info = reuse_if_unchanged(marker, fingerprint)
+    if info is not None:
+        context.log.info(f"{what}: inputs unchanged, reusing {marker.parent}")
+        return info, False
+    folder = marker.parent
+    result = run_training(context, pipes, cfg, make_job(), folder.with_name(folder.name + ".job.json"))
+    return record_inputs(marker, fingerprint, **result), True
 
 
 def training_metadata(step_log: list[dict], launcher: str, max_rows: int = 40) -> dict:

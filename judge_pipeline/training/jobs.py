@@ -104,7 +104,8 @@ def _runtime(cfg: StudyConfig, job: Job, seed: int, key: str, report, callbacks)
 
 def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
     """Every training stage of one variant; the final checkpoint lands at ``job.target``. Returns the facts recorded
-    beside it (stages, examples, loss of the last stage, steps, seconds, invalid rollouts, the step log)."""
+    beside it (stages, the checkpoint, examples, loss of the last stage, steps, seconds, invalid rollouts, the step
+    log)."""
     from judge_pipeline.training.judge_grpo import train_judge_grpo
     from judge_pipeline.training.judge_sft import train_judge_sft
     from judge_pipeline.training.reward_model import train_reward_model
@@ -127,8 +128,8 @@ def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
     if "bt" in examples:
         with tracked("bt", "judge_reward_model"):
             res = train_reward_model(base, examples["bt"], jcfg, target, rt("bt"))
-        return {"stages": "bt", "n_train": len(examples["bt"]), "train_loss": res.train_loss, "steps": res.steps,
-                "seconds": res.seconds, "step_log": step_log}
+        return {"stages": "bt", "checkpoint": str(target), "n_train": len(examples["bt"]), "train_loss": res.train_loss,
+                "steps": res.steps, "seconds": res.seconds, "step_log": step_log}
     stages, start, steps, seconds, loss, n_train, extra = [], base, 0, 0.0, float("nan"), 0, {}
     if "sft" in examples:
         out = target if "grpo" not in examples else target.with_name(target.name + ".sft")
@@ -154,8 +155,8 @@ def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
         rewards = [h["reward"] for h in res.log_history if "reward" in h]
         extra = {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
                  "grpo_reward_first": rewards[0] if rewards else None, "grpo_reward_last": rewards[-1] if rewards else None}
-    return {"stages": "+".join(stages), "n_train": n_train, "train_loss": loss, "steps": steps, "seconds": seconds,
-            **extra, "step_log": step_log}
+    return {"stages": "+".join(stages), "checkpoint": str(target), "n_train": n_train, "train_loss": loss, "steps": steps,
+            "seconds": seconds, **extra, "step_log": step_log}
 
 
 def run_policy_job(job: PolicyJob, report=None, callbacks=()) -> dict:
