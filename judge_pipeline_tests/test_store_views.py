@@ -18,6 +18,7 @@ from judge_pipeline.judging.verdict import Verdict
 from judge_pipeline.store import JudgmentStore, content_key
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+QUERIES = README.parent / "docs" / "queries.md"
 RESPONSES = [f"answer {'x' * i}" for i in range(12)]
 ITEMS = [(f"prompt {i % 4}", r) for i, r in enumerate(RESPONSES)]
 
@@ -154,11 +155,13 @@ def test_fooled_and_costs(store):
 
 
 def readme_queries() -> list[str]:
+    """The SQL examples of the README's store section and of docs/queries.md (every view's example)."""
     text = README.read_text()
     section = text[text.index("## The judgment store"):]
     section = section[: section.index("\n## ", 5)]
     blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
     assert blocks, "the README's store section has no SQL examples"
+    blocks += re.findall(r"```sql\n(.*?)```", QUERIES.read_text(), flags=re.S)
     return [q.strip() for b in blocks for q in b.split(";") if q.strip()]
 
 
@@ -173,4 +176,4 @@ def test_every_readme_example_query_runs_and_returns_rows(store):
         assert len(df) > 0, body
         documented |= {v for v in views if re.search(rf"\bFROM {v}\b", body)}
     tables = {"judgments", "generations", "kl_estimates", "judges", "judgment_uses", "study_judges"}
-    assert views - tables - documented == set(), "views without a README example"
+    assert views - tables - documented == set(), "views without an example in docs/queries.md"

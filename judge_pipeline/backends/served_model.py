@@ -12,7 +12,7 @@ a policy needs of such a model when it is served:
   the API key only in a header). Raw-prompt completions, not chat: the server's template cannot change what the
   model reads.
 
-The server is started by whoever runs the study (`vllm serve`, README "Serving the judges"); nothing here starts one.
+The server is started by whoever runs the study (`vllm serve`, docs/scale.md "Serving the judges"); nothing here starts one.
 Where the requests go comes from `served_client` (environment variables of the role), never from a store key.
 """
 

@@ -1,4 +1,4 @@
-"""Trained judges served over HTTP: its checkpoint folder behind ``vllm serve`` (README "Serving the judges").
+"""Trained judges served over HTTP: its checkpoint folder behind ``vllm serve`` (docs/scale.md "Serving the judges").
 
 `ServedPointwiseJudge` is `PointwiseLLMJudge` with its forward passes replaced by requests to the server, through
 the one asynchronous client (`backends.served_model.ServedModel`):

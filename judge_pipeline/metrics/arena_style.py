@@ -10,7 +10,7 @@ for a battle of a model against the baseline:
 
 and `standardise` scales every column to mean 0, standard deviation 1 over the battles (columns that do not vary are
 dropped: they cannot be estimated). Token counts are whatever counter the caller uses for both sides (Arena-Hard uses
-the gpt-4o tokenizer; this project counts with the policy's tokenizer: README, "Arena-Hard-style evaluation").
+the gpt-4o tokenizer; this project counts with the policy's tokenizer: docs/arena.md).
 """
 
 from __future__ import annotations

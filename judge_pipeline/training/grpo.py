@@ -37,7 +37,7 @@ class GRPORecipe:
 def rollout_args(rollouts: str) -> dict:
     """GRPOConfig fields of a rollout engine. ``vllm_colocate``: TRL's vLLM integration in colocate mode (the
     policy's vLLM engine shares the training GPUs; weights are synced after each step). Needs vLLM and a GPU; it
-    has not run here (README "Serving the judges")."""
+    has not run here (docs/scale.md "Serving the judges")."""
     if rollouts == "transformers":
         return {}
     if rollouts == "vllm_colocate":
