@@ -19,7 +19,7 @@ from dagster import AssetExecutionContext, AutomationCondition, Output, PipesSub
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_plot, md_table, table_type
-from judge_pipeline.assets.partitions import JUDGE_PARTITION_META, judge_partitions
+from judge_pipeline.assets.partitions import INFERENCE_TAGS, JUDGE_PARTITION_META, TRAIN_TAGS, judge_partitions
 from judge_pipeline.assets.trainer_launch import train_or_reuse, training_metadata
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.config import JudgeTrainConfig, StudyConfig
@@ -86,9 +86,10 @@ def _report_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 @asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
+       op_tags=TRAIN_TAGS,
        dagster_type=table_type(schemas.JudgeCheckpoints))
 def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
-                     pipes_subprocess_client: PipesSubprocessClient, gold_labels: pl.DataFrame) -> pl.DataFrame:
+                     pipes_subprocess_client: PipesSubprocessClient, gold_labels: pl.DataFrame) -> Output[pl.DataFrame]:
     """One trained judge per variant (a plain HF checkpoint folder), trained on the gold labels of judge-train, in
     this process or under `accelerate launch` (`StudyConfig.launch`)."""
     cfg = study.cfg
@@ -156,7 +157,7 @@ def external_judge_rows(cfg: StudyConfig, judges: list[ExternalJudge], evaluator
     return rows
 
 
-@asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META,
+@asset(group_name="judges", partitions_def=judge_partitions, metadata=JUDGE_PARTITION_META, op_tags=INFERENCE_TAGS,
        dagster_type=table_type(schemas.JudgeReport))
 def judge_report(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
                  gold_labels: pl.DataFrame) -> pl.DataFrame:

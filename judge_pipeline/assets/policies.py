@@ -17,7 +17,7 @@ from dagster import AssetExecutionContext, Output, PipesSubprocessClient, asset
 
 from judge_pipeline import schemas
 from judge_pipeline.assets.metadata import md_table, table_type
-from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
+from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, TRAIN_TAGS, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.assets.trainer_launch import train_or_reuse, training_metadata
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.resources import WANDB_RESOURCE_KEYS, StudyResource, TrackerResource
@@ -29,10 +29,11 @@ MANIFEST = "manifest.json"
 
 
 @asset(group_name="policies", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META, required_resource_keys=WANDB_RESOURCE_KEYS,
+       op_tags=TRAIN_TAGS,
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.PolicyCheckpoints))
 def policy_checkpoints(context: AssetExecutionContext, study: StudyResource, tracker: TrackerResource,
                        pipes_subprocess_client: PipesSubprocessClient, judge_checkpoint: pl.DataFrame,
-                       rl_prompts: pl.DataFrame) -> pl.DataFrame:
+                       rl_prompts: pl.DataFrame) -> Output[pl.DataFrame]:
     """GRPO runs of the policy against the training judge, one per seed, in this process or under `accelerate launch`
     (`StudyConfig.launch`); one row per saved checkpoint and seed (step 0 = the initial policy, shared by every seed)."""
     cfg = study.cfg
