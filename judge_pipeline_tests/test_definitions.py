@@ -82,3 +82,21 @@ def test_every_run_partition_finds_its_judges(config):
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", PARENT_PARTITIONS], env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_ray_executor_is_chosen_by_the_environment_and_gpu_steps_declare_gpus(monkeypatch):
+    import json
+
+    from judge_pipeline.assets.partitions import ray_tags
+    from judge_pipeline.definitions import build_executor
+
+    monkeypatch.delenv("JUDGE_PIPELINE_EXECUTOR", raising=False)
+    assert build_executor() is None  # Dagster's default executor
+    monkeypatch.setenv("JUDGE_PIPELINE_EXECUTOR", "ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ValueError, match="RAY_ADDRESS"):
+        build_executor()
+    monkeypatch.setenv("JUDGE_PIPELINE_EXECUTOR", "slurm")
+    with pytest.raises(ValueError, match="expected 'ray'"):
+        build_executor()
+    assert ray_tags(0) == {} and json.loads(ray_tags(8)["dagster-ray/config"]) == {"num_gpus": 8}

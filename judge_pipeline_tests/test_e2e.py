@@ -8,7 +8,7 @@ import os
 import duckdb
 import polars as pl
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, materialize
 
 from judge_pipeline.checks import ALL_CHECKS
 from judge_pipeline.definitions import all_assets, build_resources
@@ -20,12 +20,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    data_dir = str(tmp_path_factory.mktemp("study"))
-    instance = DagsterInstance.ephemeral()
-    report = run_study(instance, data_dir=data_dir, wandb_mode="offline")
+def study(tiny_study):
+    _, _, report = tiny_study  # conftest: materialised once per session
     assert report.model_calls > 0 and report.trainings == 3  # the judge and the policy run's two seeds
-    return instance, data_dir, report
+    return tiny_study
 
 
 def _table(data_dir, name):

@@ -12,7 +12,7 @@ from dagster import AssetExecutionContext, asset
 from judge_pipeline import schemas
 from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.assets.metadata import md_table, table_type
-from judge_pipeline.assets.partitions import ALL_JUDGES, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
+from judge_pipeline.assets.partitions import ALL_JUDGES, INFERENCE_TAGS, RUN_PARTITION_META, policy_and_judge, policy_judge_partitions, reward_judges
 from judge_pipeline.backends.hf_models import materialize_base_model
 from judge_pipeline.generation import generate_through_store, policy_backend
 from judge_pipeline.judging.cached import judge_through_store
@@ -49,7 +49,7 @@ def _answers(path: str, prompts: list[str], cfg, store, run_id: str, **kw) -> tu
     return gens, stats.computed
 
 
-@asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
+@asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META, op_tags=INFERENCE_TAGS,
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.CheckpointScores))
 def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, policy_checkpoints: pl.DataFrame,
                       judge_checkpoint: pl.DataFrame, policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:
@@ -93,7 +93,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
     return df
 
 
-@asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META,
+@asset(group_name="evaluation", partitions_def=policy_judge_partitions, metadata=RUN_PARTITION_META, op_tags=INFERENCE_TAGS,
        ins={"judge_checkpoint": ALL_JUDGES}, dagster_type=table_type(schemas.BestOfN))
 def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkpoint: pl.DataFrame,
               policy_test_prompts: pl.DataFrame, rl_prompts: pl.DataFrame) -> pl.DataFrame:

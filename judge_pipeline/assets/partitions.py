@@ -1,6 +1,7 @@
 """Partitions: judge variants, and (policy x reward) for the rewards policies train against
 (`StudyConfig.policy_judge_variants`: judge variants or ensembles), from the active study config."""
 
+import json
 
 import polars as pl
 from dagster import AllPartitionMapping, AssetIn, MultiPartitionKey, MultiPartitionsDefinition, StaticPartitionsDefinition
@@ -18,6 +19,19 @@ policy_judge_partitions = MultiPartitionsDefinition({
 #: (`reward_judges` picks the rows). Retraining any judge marks every run stale in the UI; a run whose own
 #: judges did not change is not retrained (its fingerprint holds only its judges' weights).
 ALL_JUDGES = AssetIn(partition_mapping=AllPartitionMapping())
+
+
+
+def ray_tags(num_gpus: float) -> dict[str, str]:
+    """Op tags by which a step declares the GPUs it needs: dagster-ray's executor (``JUDGE_PIPELINE_EXECUTOR=ray``,
+    definitions.py) asks Ray for them when it submits the step as a Ray job; other executors ignore them."""
+    return {"dagster-ray/config": json.dumps({"num_gpus": num_gpus})} if num_gpus else {}
+
+
+#: trainers (judge SFT/GRPO, reward model, policy GRPO): one GPU per `accelerate launch` process
+TRAIN_TAGS = ray_tags(_cfg.launch.num_processes if _cfg.device == "cuda" else 0)
+#: local judges and policies answering (judge reports, checkpoint scores, best-of-n): one GPU
+INFERENCE_TAGS = ray_tags(1 if _cfg.device == "cuda" else 0)
 
 
 def reward_judges(cfg, reward: str, judge_checkpoint: pl.DataFrame) -> dict[str, dict]:
