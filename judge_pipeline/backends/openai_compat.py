@@ -144,6 +144,25 @@ def redact(text: str, *secrets: str | None) -> str:
     return re.sub(r"(?<=://)[^/@\s]+@", "***@", text)
 
 
+def role_env(prefix: str) -> dict[str, str]:
+    """The set, non-empty variables named ``<prefix><NAME>``, by NAME (values stripped)."""
+    return {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
+
+
+def client_limits(prefix: str, env: dict[str, str]) -> dict[str, float | int]:
+    """A client's limits from a role's variables (`role_env`): ``CONCURRENCY``, ``TIMEOUT_S``, ``MAX_RETRIES``; a
+    value that is no number is an error naming the variable."""
+    limits: dict[str, float | int] = {}
+    for var, name, typ in (("CONCURRENCY", "concurrency", int), ("TIMEOUT_S", "timeout_s", float),
+                           ("MAX_RETRIES", "max_retries", int)):
+        if var in env:
+            try:
+                limits[name] = typ(env[var])
+            except ValueError:
+                raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
+    return limits
+
+
 def normalise_base_url(base_url: str) -> str:
     """``http://host:8000`` -> ``http://host:8000/v1``; a URL with a path is kept as given (no trailing /)."""
     parts = urlsplit(base_url.strip())

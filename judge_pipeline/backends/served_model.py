@@ -18,11 +18,11 @@ Where the requests go comes from `served_client` (environment variables of the r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient
+from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, client_limits,
+                                                   role_env)
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS, Completion, Messages
 
 #: alternatives per generated token asked for (vLLM's default ``--max-logprobs`` is 20)
@@ -44,18 +44,11 @@ def served_client(role: str, checkpoint: str | Path, model_from_env: bool = True
     always the folder's path (a role with many checkpoints, the policy's: one name would send every checkpoint's
     requests to one model)."""
     prefix = served_env_prefix(role)
-    env = {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
+    env = role_env(prefix)
     if "URLS" not in env:
         raise ValueError(f"{role} is configured to be served over HTTP, but {prefix}URLS is not set: start the server "
                          f"(vllm serve {checkpoint}) and set {prefix}URLS=http://host:8000/v1 (comma-separate several)")
-    numbers = {}
-    for var, name, typ in (("CONCURRENCY", "concurrency", int), ("TIMEOUT_S", "timeout_s", float),
-                           ("MAX_RETRIES", "max_retries", int)):
-        if var in env:
-            try:
-                numbers[name] = typ(env[var])
-            except ValueError:
-                raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
+    numbers = client_limits(prefix, env)
     model = (env.get("MODEL") if model_from_env else None) or str(checkpoint)
     return OpenAICompatClient(env["URLS"], model,
                               api_key_env=env.get("API_KEY_ENV", "OPENAI_API_KEY"), **numbers)

@@ -51,11 +51,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob
+from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob,
+                                                   client_limits, role_env)
 from judge_pipeline.judging.cached import JudgingStats, judge_through_store
 from judge_pipeline.judging.parsing import _BARE, _SCORE_LINE, SCORE_MAX, SCORE_MIN, expected_score, parse_label, parse_score
 from judge_pipeline.judging.templates import Template, fence_delimiters, load_template, render_pairwise, render_pointwise
@@ -130,7 +130,7 @@ class HTTPJudgeConfig:
         """Defaults, then the ``JUDGE_PIPELINE_<ROLE>_*`` variables that are set (ROLE: ``overrides["role"]``,
         default GOLD; see the module docstring), then ``overrides``."""
         prefix = f"JUDGE_PIPELINE_{str(overrides.get('role', cls.role)).upper()}_"
-        env = {k[len(prefix):]: v.strip() for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
+        env = role_env(prefix)
         values: dict = {}
         for var, name in (("MODEL", "model"), ("BASE_URL", "base_url"), ("URLS", "base_urls")):
             if var in env:
@@ -138,13 +138,7 @@ class HTTPJudgeConfig:
         if "EFFORT" in env:
             effort = env["EFFORT"].lower()
             values["reasoning_effort"] = None if effort in ("none", "") else effort
-        for var, name, typ in (("CONCURRENCY", "concurrency", int), ("TIMEOUT_S", "timeout_s", float),
-                               ("MAX_RETRIES", "max_retries", int)):
-            if var in env:
-                try:
-                    values[name] = typ(env[var])
-                except ValueError:
-                    raise ValueError(f"{prefix}{var} must be a number, got {env[var]!r}") from None
+        values.update(client_limits(prefix, env))
         values.update(overrides)
         return cls(**values)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
 
 from judge_pipeline.judging.cached import JudgeUnderNewKeys, judge_through_store
 from judge_pipeline.judging.verdict import Judge, Verdict
