@@ -278,6 +278,16 @@ def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
             pass
 
 
+def in_input_order(stream: Iterator[tuple[int, Any] | None], n: int) -> list[Any]:
+    """The ``(index, result)`` pairs of a completion-order stream (`OpenAICompatClient.run_stream`, a judge's
+    ``judge_stream``) put back in input order; heartbeats (None) are skipped."""
+    out: list[Any] = [None] * n
+    for got in stream:
+        if got is not None:
+            out[got[0]] = got[1]
+    return out
+
+
 class OpenAICompatClient:
     """Client for one model behind one or more OpenAI-compatible endpoints (same model on each).
 
@@ -560,12 +570,13 @@ class OpenAICompatClient:
             fut.cancel()
             raise
 
-    def run_stream(self, n: int, make: Callable[[int], Awaitable[Any]], heartbeat_s: float | None = None
-                   ) -> Iterator[tuple[int, Any] | None]:
+    def run_stream(self, n: int, make: Callable[[int], Awaitable[Any]], heartbeat_s: float | None = None,
+                   raise_errors: bool = False) -> Iterator[tuple[int, Any] | None]:
         """Run ``make(i)`` for i in 0..n-1 on the client's loop; yield ``(i, result)`` in completion order, the
-        exception in the result's place where one was raised. At most 2 x `capacity` are started ahead (the
-        endpoints' bounds apply inside `achat`). With ``heartbeat_s``, yields None after that long without a
-        result (a caller's chance to commit what it holds). Closing the iterator early cancels what is left."""
+        exception in the result's place where one was raised (``raise_errors``: raised instead, which cancels what
+        is still in flight). At most 2 x `capacity` are started ahead (the endpoints' bounds apply inside `achat`).
+        With ``heartbeat_s``, yields None after that long without a result (a caller's chance to commit what it
+        holds). Closing the iterator early cancels what is left."""
         if n <= 0:
             return
         q: queue.Queue = queue.Queue()
@@ -607,6 +618,8 @@ class OpenAICompatClient:
                 if got is _DONE:
                     finished = True
                     break
+                if raise_errors and isinstance(got[1], BaseException):
+                    raise got[1]
                 yield got
             fut.result()
         finally:
@@ -639,9 +652,7 @@ class OpenAICompatClient:
         list; with ``return_exceptions`` a request's `ChatRequestError` is returned in its place instead (other
         exceptions are still raised).
         """
-        out: list[Any] = [None] * len(conversations)
-        for i, r in self.chat_stream(conversations, **kwargs):
-            out[i] = r
+        out = in_input_order(self.chat_stream(conversations, **kwargs), len(conversations))
         if not return_exceptions:
             for r in out:
                 if isinstance(r, ChatRequestError):

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, client_limits,
-                                                   role_env)
+                                                   in_input_order, role_env)
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS, Completion, Messages
 
 #: alternatives per generated token asked for (vLLM's default ``--max-logprobs`` is 20)
@@ -54,14 +54,15 @@ def served_client(role: str, checkpoint: str | Path, model_from_env: bool = True
                               api_key_env=env.get("API_KEY_ENV", "OPENAI_API_KEY"), **numbers)
 
 
-def sampling_fields(temperature: float, top_p: float = 1.0, top_k: int = 0) -> dict:
-    """The request fields of a decoding: greedy when ``temperature`` <= 0, else sampled with top-p / top-k."""
+def sampling_fields(temperature: float, top_p: float = 1.0, top_k: int = 0) -> tuple[float, dict]:
+    """A decoding's request temperature and extra fields: greedy when ``temperature`` <= 0, else sampled with
+    top-p / top-k."""
     if temperature <= 0:
-        return {"temperature": 0.0}
+        return 0.0, {}
     extra = {"top_p": top_p} if top_p < 1.0 else {}
     if top_k:
         extra["top_k"] = top_k
-    return {"temperature": temperature, "extra": extra}
+    return temperature, extra
 
 
 class ServedModel:
@@ -88,9 +89,9 @@ class ServedModel:
     async def acomplete(self, text: str, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                         top_k: int = 0, top_logprobs: int | None = None) -> ChatResult:
         """One completion of the rendered ``text``; raises `ChatRequestError` (``transient``: ask again later)."""
-        fields = sampling_fields(temperature, top_p, top_k)
+        temperature, extra = sampling_fields(temperature, top_p, top_k)
         return await self.client.acomplete(text, max_tokens=max_new_tokens, top_logprobs=top_logprobs,
-                                           temperature=fields["temperature"], extra=fields.get("extra"))
+                                           temperature=temperature, extra=extra or None)
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                  top_k: int = 0, seed: int = 0, batch_size: int = 16) -> list[Completion]:
@@ -98,13 +99,10 @@ class ServedModel:
         capacity), completions in input order. ``batch_size`` and ``seed`` are the local path's; the server samples
         with its own generator. A request that finally fails raises (a policy's answers are all or nothing)."""
         texts = [self.render(m) for m in prompts]
-        out: list[Completion | None] = [None] * len(texts)
-        for i, r in self.client.run_stream(len(texts), lambda i: self.acomplete(texts[i], max_new_tokens, temperature,
-                                                                                top_p, top_k)):
-            if isinstance(r, BaseException):
-                raise r
-            out[i] = completion_of(r)
-        return out
+        results = in_input_order(self.client.run_stream(
+            len(texts), lambda i: self.acomplete(texts[i], max_new_tokens, temperature, top_p, top_k), raise_errors=True),
+            len(texts))
+        return [completion_of(r) for r in results]
 
 
 def completion_of(r: ChatResult) -> Completion:

@@ -49,13 +49,14 @@ Retries of invalid verdicts (`judging.cached.judge_with_retries`, the gold label
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob,
-                                                   client_limits, role_env)
+                                                   client_limits, in_input_order, role_env)
 from judge_pipeline.judging.cached import JudgingStats, judge_through_store
 from judge_pipeline.judging.parsing import _BARE, _SCORE_LINE, SCORE_MAX, SCORE_MIN, expected_score, parse_label, parse_score
 from judge_pipeline.judging.templates import Template, fence_delimiters, load_template, render_pairwise, render_pointwise
@@ -257,8 +258,9 @@ def _cut_note(reason: str | None, result: ChatResult) -> str | None:
     return reason
 
 
-class _HTTPJudge:
-    """Shared identity and request plumbing of the HTTP judges."""
+class _HTTPJudge(abc.ABC):
+    """Shared identity and request plumbing of the HTTP judges; each judge says how an item becomes messages and how
+    an answer becomes a verdict."""
 
     kind = ""
     suffix = ""
@@ -302,11 +304,13 @@ class _HTTPJudge:
 
     request_top_logprobs: int | None = None  #: top logprobs asked for (the pointwise judge: cfg.top_logprobs)
 
-    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:  # pragma: no cover - every judge defines it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def messages(self, item: Sequence[str]) -> list[dict[str, str]]:
+        """The chat messages sent for ``item``."""
 
-    def verdict(self, result: ChatResult) -> Verdict:  # pragma: no cover - every judge defines it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def verdict(self, result: ChatResult) -> Verdict:
+        """The verdict of the server's answer."""
 
     async def _aresult(self, item: tuple[str, ...]) -> ChatResult | NotJudged:
         """The server's answer to one item, on the client's loop. A prompt over the context is clipped
@@ -338,21 +342,16 @@ class _HTTPJudge:
         flight (with ``heartbeat_s``: None after that long without one). A request error that is no transport
         failure (a wrong key, model or URL) is raised at once; what is still in flight is then cancelled."""
         items = [tuple(it) for it in items]
-        for got in self.client.run_stream(len(items), lambda i: self._aresult(items[i]), heartbeat_s):
+        for got in self.client.run_stream(len(items), lambda i: self._aresult(items[i]), heartbeat_s, raise_errors=True):
             if got is None:
                 yield None
-                continue
-            i, r = got
-            if isinstance(r, BaseException):
-                raise r
-            yield i, (r if isinstance(r, NotJudged) else self.verdict(r))
+            else:
+                i, r = got
+                yield i, (r if isinstance(r, NotJudged) else self.verdict(r))
 
     def judge(self, items: Sequence[Sequence[str]]) -> list[Verdict | NotJudged]:
         """Verdicts in item order (all of ``items`` in flight together, up to the client's capacity)."""
-        out: list = [None] * len(items)
-        for i, v in self.judge_stream(items):
-            out[i] = v
-        return out
+        return in_input_order(self.judge_stream(items), len(items))
 
     @staticmethod
     def _usage(result: ChatResult) -> dict:

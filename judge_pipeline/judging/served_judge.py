@@ -34,7 +34,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient
+from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient, in_input_order
 from judge_pipeline.backends.served_model import TOP_LOGPROBS, ServedModel
 from judge_pipeline.judging.http_judge import expected_from_logprobs
 from judge_pipeline.judging.pairwise_judge import PairwiseLLMJudge
@@ -121,20 +121,10 @@ class ServedPointwiseJudge(_Served, PointwiseLLMJudge):
         one). Prompts are rendered (and clipped) first, in this thread; then all are in flight up to the client's
         capacity."""
         texts = [self.prompt_text(p, r) for p, r in items]
-        for got in self.client.run_stream(len(texts), lambda i: self._averdict(texts[i]), heartbeat_s):
-            if got is None:
-                yield None
-                continue
-            i, v = got
-            if isinstance(v, BaseException):
-                raise v
-            yield i, v
+        yield from self.client.run_stream(len(texts), lambda i: self._averdict(texts[i]), heartbeat_s, raise_errors=True)
 
     def judge(self, items: list[tuple[str, str]]) -> list[Verdict | NotJudged]:
-        out: list = [None] * len(items)
-        for i, v in self.judge_stream(items):
-            out[i] = v
-        return out
+        return in_input_order(self.judge_stream(items), len(items))
 
 
 @dataclass

@@ -305,6 +305,10 @@ def build_policy_reward(cfg: StudyConfig, name: str, judge_paths: dict[str, str]
     return judge_reward(name)
 
 
+#: PolicyTrainConfig fields that do not change a GRPO run (where its checkpoints answer when evaluated)
+NOT_RUN_FIELDS = ("serving",)
+
+
 def policy_run_fingerprint(policy_hash: str, reward_identity: dict, prompts: Sequence[str], pcfg: PolicyTrainConfig) -> str:
     """The identity of one GRPO run (its manifest's fingerprint): the initial policy's checkpoint hash, the
     reward's ``identity`` (judges, their decoding, invalid handling, ensemble aggregate), the RL prompts and
@@ -313,7 +317,3 @@ def policy_run_fingerprint(policy_hash: str, reward_identity: dict, prompts: Seq
     if cfg.get("rollouts") == "transformers":  # the default (and the only path before the field): old runs keep their key
         del cfg["rollouts"]
     return content_key(policy=policy_hash, reward=reward_identity, prompts=list(prompts), cfg=cfg)
-
-
-#: PolicyTrainConfig fields that do not change a GRPO run (where its checkpoints answer when evaluated)
-NOT_RUN_FIELDS = ("serving",)
