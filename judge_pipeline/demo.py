@@ -46,6 +46,10 @@ def summary(data_dir: str | None = None) -> str:
         fits = con.execute(f"SELECT * FROM {cfg.name}.overoptimization_fits ORDER BY policy, judge_variant, form").pl()
         patterns = con.execute(f"SELECT * FROM {cfg.name}.hacking_patterns ORDER BY policy, judge_variant, step").pl()
         pages = con.execute(f"SELECT page FROM {cfg.name}.run_summaries ORDER BY page").fetchall()
+        arena = con.execute(f"SELECT policy, judge_variant, step, category, battles, invalid_battles, win_rate, win_rate_low, "
+                            f"win_rate_high, bt_style FROM {cfg.name}.arena_scores ORDER BY ALL").fetchall()
+        transfer = con.execute(f"SELECT row, judge_name, n, judge_change, gold_change, inflation, inflation_low, "
+                               f"inflation_high FROM {cfg.name}.transfer_matrix ORDER BY row_kind DESC, row, judge_name").fetchall()
     finally:
         con.close()
     main, canary = comparison_tables(report)
@@ -75,12 +79,21 @@ def summary(data_dir: str | None = None) -> str:
         hits = {k: v for k, v in r.items() if isinstance(v, float) and k != "gap" and v > 0}
         lines.append(f"  {r['policy']} x {r['judge_variant']} step {r['step']}: "
                      + (", ".join(f"{k} {v:.2f}" for k, v in hits.items()) or "none"))
+    lines.append("Arena-Hard v2.0 subset, per checkpoint and category: win rate against the official baseline "
+                 "[95% CI], Bradley-Terry with style control (0 = the baseline):")
+    lines += [f"  {p} x {j} step {s:4d} {c:16s} battles {b} (invalid {i}): win rate {_num(w, 2)} "
+              f"[{_num(lo, 2)}, {_num(hi, 2)}]  BT style-controlled {_num(bt, 2)}"
+              for p, j, s, c, b, i, w, lo, hi, bt in arena]
+    lines.append("Deception transfer (step 0 -> final checkpoint): each judge's score change beside gold's on the same "
+                 "answers, and the inflation (judge change - gold change, 0-1 scale) [95% CI]:")
+    lines += [f"  {r:34s} judged by {j:28s} n {n:3d}  judge {jc:+.2f}  gold {gc:+.2f}  inflation {inf:+.2f} "
+              f"[{lo:+.2f}, {hi:+.2f}]" for r, j, n, jc, gc, inf, lo, hi in transfer]
     lines.append("One page per run: " + ", ".join(p for (p,) in pages))
     return "\n".join(lines)
 
 
-def _num(v) -> str:
-    return "none" if v is None else f"{v:.3f}"
+def _num(v, digits: int = 3) -> str:
+    return "none" if v is None else f"{v:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,12 +106,16 @@ class StudyRunReport:
 
 
 #: (stage name, assets, partitions): `run_study` materialises them in this order, once per partition.
+#: the study in dependency order: (stage name, assets, partitions). `make demo` runs them all, so a newcomer sees the
+#: Arena-Hard-style scores of every checkpoint and the deception-transfer matrix without a second command
 STAGES: list[tuple[str, list[str], object]] = [
-    ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"], None),
+    ("data + gold", ["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels", "arena_questions"], None),
     ("judges", ["judge_checkpoint", "judge_report"], judge_partitions),
     ("judge comparison", ["judge_comparison"], None),
-    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores", "best_of_n"], policy_judge_partitions),
+    ("policies + evaluation", ["policy_checkpoints", "checkpoint_scores", "best_of_n", *ARENA_RUN_ASSETS],
+     policy_judge_partitions),
     ("analysis", ANALYSIS_ASSETS, None),
+    ("transfer", REFRESH_ASSETS, None),
 ]
 
 
