@@ -3,7 +3,7 @@
 The named studies are in `studies.py`: `miniature` is the CPU default (minutes, small models shipped in
 PyPI packages), `paper` restates ../shared/STUDY.md for a GPU cluster. Pick one with the environment
 variable ``JUDGE_PIPELINE_CONFIG`` (``miniature`` | ``miniature_seeds`` | ``miniature_heldout`` |
-``miniature_full`` | ``miniature_kl`` | ``paper`` | ``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
+``miniature_full`` | ``miniature_kl`` | ``paper`` | ``paper_smoke`` | ``tiny``). ``JUDGE_PIPELINE_PREFERENCE_FILES`` (paths separated by ``:``) adds user preference files to
 every judge's report; ``JUDGE_PIPELINE_EXTERNAL_VERDICTS`` (the same) adds external judges' verdict files
 (`judging/external.py`) to the judge comparison. ``JUDGE_PIPELINE_SERVED`` (judge variants and/or ``policy``,
 comma-separated) makes those models answer from their servers (`with_served`).

@@ -7,7 +7,8 @@
 - ``miniature_full``: every judge variant of the study (`make demo-full`);
 - ``miniature_kl``: the KL-penalty ablation of the miniature;
 - ``tiny``: the smallest setting of the miniature, used by the end-to-end test;
-- ``paper``: ../shared/STUDY.md on a GPU cluster (hub models, an LLM gold judge over HTTP).
+- ``paper``: ../shared/STUDY.md on a GPU cluster (hub models, an LLM gold judge over HTTP);
+- ``paper_smoke``: the paper's graph at its smallest on a CPU, every model the shipped SmolLM2 (the smoke test).
 """
 
 from __future__ import annotations
@@ -191,6 +192,55 @@ def paper() -> StudyConfig:
     )
 
 
+def paper_smoke() -> StudyConfig:
+    """The ``paper`` study at its smallest, on a CPU: the smoke test of the paper's path (issue 13, item 3;
+    judge_pipeline_tests/test_paper_smoke.py). Derived from `paper`, so it keeps the paper's graph and the shape of its
+    hyper-parameters: the Tulu 3 source (a local file here: ``JUDGE_PIPELINE_TULU3_FILE``), the LLM gold judge over
+    HTTP (``JUDGE_PIPELINE_GOLD_*``), the judges' templates, full gold traces and learning rates, SFT then GRPO for the
+    reasoning judge, 8 rollouts per item, clip ranges 0.2 / 0.3, no KL, micro-batches with gradient accumulation,
+    the policy's sampled reward-judge traces, every trainer under ``accelerate launch``, the Arena-Hard judge over
+    HTTP (``JUDGE_PIPELINE_ARENA_*``).
+
+    What changes: every model is the shipped SmolLM2-135M (no Qwen3, no Llama); every size and step count is cut to
+    its minimum: 20 prompts (10 pairs split 4 / 2 / 4, 8 RL prompts, 2 held-out ones), one optimisation step per
+    judge stage and two GRPO steps per policy, a few tokens per answer and verdict, one human-labelled pair per set,
+    a best-of-n pool of 2; only the top 2 layers train (the paper trains all: on 2 CPU cores a full-model step costs
+    minutes); the device is the CPU, and each trainer is one gloo process (``cpu_ddp.yaml``; ``test_launch.py`` runs
+    two).
+
+    Judge variants: only the two the paper trains policies against, ``nonreasoning`` and ``reasoning``.
+    ``rubric``, ``rl_only``, ``pairwise``, ``pairwise_reasoning`` and ``bt_reward_model`` are left out for time: each
+    is one more ``accelerate launch`` and training (tens of seconds on 2 cores) and one more report, and each is
+    trained and reported on a tiny random model in ``test_judge_variants.py``.
+    """
+    base = paper()
+    model = SMOLLM2.name
+    kept = base.policy_judges
+    judges = tuple(
+        dataclasses.replace(
+            j, base_model=model, epochs=1.0, max_length=512, context_length=1024, max_new_tokens=16, train_top_layers=2,
+            grpo=dataclasses.replace(j.grpo, steps=1 if j.grpo.steps else 0, items_per_step=1, max_completion_length=16))
+        for j in paper_judges(base=model) if j.variant in kept)
+    return dataclasses.replace(
+        base,
+        name="paper_smoke",
+        models={model: SMOLLM2},
+        # the paper's 98 / 1 / 1 % split of 10 pairs leaves no judge-test pair once the gold judge drops one
+        data=dataclasses.replace(base.data, n_pair_prompts=10, n_rl_prompts=8, n_policy_test_prompts=2,
+                                 split_fractions=(0.4, 0.2, 0.4), response_max_new_tokens=16),
+        judges=judges,
+        policy=dataclasses.replace(base.policy, policy_model=model, max_steps=2, save_every=1, prompts_per_step=1,
+                                   max_completion_length=8, train_top_layers=2),
+        eval=dataclasses.replace(base.eval, max_new_tokens=8, human_pairs_per_set=1, canary_prompts=1, kl_samples=1,
+                                 bon_pool_size=2, bootstrap_resamples=200),
+        arena=dataclasses.replace(base.arena, per_subcategory=1, ascii_prompts_only=True, max_new_tokens=8,
+                                  judge_max_tokens=24),
+        device="cpu",
+        launch=dataclasses.replace(base.launch, num_processes=1, accelerate_config=None),
+    )
+
+
 CONFIGS = {"miniature": miniature, "miniature_seeds": miniature_seeds, "miniature_transfer": miniature_transfer,
            "miniature_heldout": miniature_heldout,
-           "miniature_full": miniature_full, "miniature_kl": miniature_kl, "tiny": tiny, "paper": paper}
+           "miniature_full": miniature_full, "miniature_kl": miniature_kl, "tiny": tiny, "paper": paper,
+           "paper_smoke": paper_smoke}

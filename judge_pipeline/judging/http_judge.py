@@ -26,7 +26,9 @@ or message. A judge reads its template once, when built, and renders from that c
 Serving settings (none of them in a key): ``base_url`` or ``base_urls`` (several servers of the same model),
 ``concurrency`` (requests in flight per endpoint), ``timeout_s``, ``max_retries``, ``backoff_s``. `HTTPJudgeConfig.from_env`
 reads them for a role from ``JUDGE_PIPELINE_<ROLE>_URLS`` (comma-separated base URLs), ``_BASE_URL``, ``_MODEL``,
-``_EFFORT``, ``_CONCURRENCY``, ``_TIMEOUT_S``, ``_MAX_RETRIES`` (ROLE: GOLD by default, EXTERNAL, ...).
+``_EFFORT``, ``_CONCURRENCY``, ``_TIMEOUT_S``, ``_MAX_RETRIES`` (ROLE: GOLD by default, EXTERNAL, ...); and two
+decoding settings, in every key: ``_MAX_TOKENS`` (the new-token limit) and ``_EXTRA_BODY`` (a JSON object of more
+request fields: the server's constrained decoding, e.g. llama-cpp's ``grammar`` in the paper smoke test).
 
 A prompt over the server's context (a 400 saying so): the responses are clipped -- their start kept, the cut
 marked with `TRUNCATION_MARKER` like the local judges' `clip_to_context` -- by as many tokens as the server said
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,7 +87,8 @@ class HTTPJudgeConfig:
     effort high, temperature 0, up to 8192 new tokens) on a local ``vllm serve``.
 
     `from_env` reads ``JUDGE_PIPELINE_GOLD_MODEL``, ``_BASE_URL``, ``_URLS`` (comma-separated), ``_EFFORT``
-    (low | medium | high | none), ``_CONCURRENCY``, ``_TIMEOUT_S`` and ``_MAX_RETRIES`` (``GOLD``: the role).
+    (low | medium | high | none), ``_MAX_TOKENS``, ``_EXTRA_BODY`` (JSON), ``_CONCURRENCY``, ``_TIMEOUT_S`` and ``_MAX_RETRIES`` (``GOLD``:
+    the role).
     """
 
     model: str = "openai/gpt-oss-120b"  #: the ``model`` field sent to the server (what it serves); in the fingerprint
@@ -103,6 +107,8 @@ class HTTPJudgeConfig:
     rubric_template: str = "gold_rubric_v1"  #: template version of `HTTPRubricWriter`
     top_logprobs: int | None = 20  #: alternatives per token for the expected score (pointwise); None: no logprobs
     seed: int | None = None  #: the request's ``seed`` (sampling servers honour it); None: not sent. In ``decoding``
+    extra_body: dict | None = None  #: more fields of every request, as the server defines them (vLLM's
+    #: ``structured_outputs``, llama-cpp's ``grammar``: constrained decoding for a weak judge); in ``decoding``
     retry_token_growth: float = 2.0  #: retry attempt k of an invalid verdict asks for max_tokens x growth**k tokens
     role: str = "gold"  #: the judges' role in the store ("gold" | "external")
     name_prefix: str = "gold"  #: judge names are "<prefix>:<model>@<effort>" (+ "/pairwise", "/rubric")
@@ -120,6 +126,8 @@ class HTTPJudgeConfig:
             raise ValueError(f"top_logprobs must be in 1..20 or None, got {self.top_logprobs}")
         if self.retry_token_growth < 1:
             raise ValueError(f"retry_token_growth must be >= 1, got {self.retry_token_growth}")
+        if self.extra_body is not None and not isinstance(self.extra_body, dict):
+            raise ValueError(f"extra_body must be a JSON object, got {type(self.extra_body).__name__}")
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -139,6 +147,16 @@ class HTTPJudgeConfig:
         if "EFFORT" in env:
             effort = env["EFFORT"].lower()
             values["reasoning_effort"] = None if effort in ("none", "") else effort
+        if "MAX_TOKENS" in env:  # decoding, not a client limit: it is in every verdict's key
+            try:
+                values["max_tokens"] = int(env["MAX_TOKENS"])
+            except ValueError:
+                raise ValueError(f"{prefix}MAX_TOKENS must be an integer, got {env['MAX_TOKENS']!r}") from None
+        if "EXTRA_BODY" in env:
+            try:
+                values["extra_body"] = json.loads(env["EXTRA_BODY"])
+            except json.JSONDecodeError:
+                raise ValueError(f"{prefix}EXTRA_BODY must be a JSON object") from None
         values.update(client_limits(prefix, env))
         values.update(overrides)
         return cls(**values)
@@ -288,6 +306,8 @@ class _HTTPJudge(abc.ABC):
         d = {"mode": "chat", "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens}
         if self.cfg.seed is not None:
             d["seed"] = self.cfg.seed
+        if self.cfg.extra_body:
+            d["extra_body"] = self.cfg.extra_body
         if self.attempt:
             d["attempt"] = self.attempt
         return d
@@ -316,7 +336,7 @@ class _HTTPJudge(abc.ABC):
         """The server's answer to one item, on the client's loop. A prompt over the context is clipped
         (`clip_item`) and sent again; a transient failure (after the client's retries) or a prompt still over
         the context becomes `NotJudged`; any other request error is raised."""
-        extra = {"seed": self.cfg.seed} if self.cfg.seed is not None else None
+        extra = {**(self.cfg.extra_body or {}), **({"seed": self.cfg.seed} if self.cfg.seed is not None else {})} or None
         for clip in range(MAX_CLIPS + 1):
             messages = self.messages(item)
             try:

@@ -4,14 +4,20 @@ Rows of the mixture hold a ``chosen`` and a ``rejected`` conversation sharing on
 study uses single-turn pairs only: the prompt is the user turn, the two responses are the final
 assistant turns. Their order is not a label here (the gold judge labels them); positions are
 randomised by the preference_pairs asset. `tulu3_rows` is the pure conversion (tested on generated
-records); `load_tulu3` adds the hub download, which needs network access (never in the miniature).
+records); `load_tulu3` adds the hub download, which needs network access (never in the miniature), or reads a
+local file of the mixture's records instead when ``JUDGE_PIPELINE_TULU3_FILE`` names one (JSON Lines, a JSON list
+or Parquet: a mirror of the mixture, or the smoke test's 20 rows).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 TULU3_DATASET = "allenai/llama-3.1-tulu-3-8b-preference-mixture"
+ENV_FILE = "JUDGE_PIPELINE_TULU3_FILE"  #: a local file of the mixture's records, read instead of the hub
 
 
 class Tulu3FormatError(ValueError):
@@ -46,8 +52,27 @@ def tulu3_rows(records: Iterable[dict], single_turn_only: bool = True) -> list[d
     return rows
 
 
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a local file in the mixture's format: JSON Lines (``.jsonl``), a JSON list (``.json``) or
+    Parquet (``.parquet``)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import polars as pl
+
+        return pl.read_parquet(path).to_dicts()
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def load_tulu3(limit: int | None = None, split: str = "train") -> list[dict]:
-    """Download (or read from the local HF cache) the mixture and convert it. Needs the hub."""
+    """The mixture's first ``limit`` records, converted: from the file ``$JUDGE_PIPELINE_TULU3_FILE`` names when it is
+    set (`read_records`; ``split`` is then ignored), else downloaded (or read from the local HF cache): needs the hub."""
+    local = os.environ.get(ENV_FILE, "").strip()
+    if local:
+        records = read_records(local)
+        return tulu3_rows(records if limit is None else records[:limit])
     from datasets import load_dataset
 
     ds = load_dataset(TULU3_DATASET, split=split)
