@@ -2,6 +2,7 @@
 
     .venv/bin/python -W ignore bench/profile_step.py --judge nonreasoning   # or: --judge reasoning
     .venv/bin/python -W ignore bench/profile_step.py --original-scoring     # the judge's original scoring path
+    .venv/bin/python -W ignore bench/profile_step.py --no-shared-prefix     # fast scoring without the prefix cache
 
 It runs the miniature's own policy GRPO (`train_policy_grpo`, the study's config, its reward built by
 `build_policy_reward`) for a few steps against a judge scored from the base SmolLM2 checkpoint (an untrained
@@ -181,6 +182,8 @@ def main() -> None:
     ap.add_argument("--original-scoring", action="store_true",
                     help="score with the judge's original path (item-order batches, logits at every position): the "
                     "'before' of the fast scoring path")
+    ap.add_argument("--no-shared-prefix", action="store_true",
+                    help="fast scoring without the shared-prefix KV cache: the 'before' of that cache")
     args = ap.parse_args()
     if args.steps < 3:
         sys.exit("--steps must be >= 3 (warm-up, profiled steps, last step)")
@@ -199,6 +202,10 @@ def main() -> None:
         from judge_pipeline.backends.transformers_backend import TransformersBackend
 
         TransformersBackend.fast_scoring = False
+    if args.no_shared_prefix:
+        from judge_pipeline.backends.transformers_backend import TransformersBackend
+
+        TransformersBackend.prefix_caching = False
     cfg = load_config(args.config)
     pcfg = dataclasses.replace(cfg.policy, max_steps=args.steps, save_every=10**6)
     policy_path = materialize_base_model(cfg.models[pcfg.policy_model])
@@ -248,7 +255,8 @@ def main() -> None:
         print(f"\n## One GRPO step: judge `{args.judge}` as reward ({Path(judge_path).name}), config {cfg.name}, "
               f"{pcfg.prompts_per_step} prompts x {pcfg.num_generations} rollouts x {pcfg.max_completion_length} tokens, "
               f"torch threads {torch.get_num_threads()}, "
-              f"{'original' if args.original_scoring else 'fast'} judge scoring\n")
+              f"{'original' if args.original_scoring else 'fast'} judge scoring"
+              f"{'' if args.original_scoring or args.no_shared_prefix else ' + shared prefix'}\n")
         print(f"{step_s:.2f} s per step (mean of steps {steps[0] + 1}..{steps[-1] + 1} of {args.steps}; whole run "
               f"{wall:.1f} s; {verdicts_per_step:.0f} verdicts per step)\n")
         print(fmt_table(rows, step_s, "s per step"))

@@ -3,7 +3,9 @@
 Two operations cover every judge and policy of the miniature:
 - `generate`: chat prompts in, completions out (batched, left-padded), with whether each finished;
 - `next_token_distribution`: the probability of each of a given set of tokens right after a prompt
-  (plus the mass on all other tokens) — how a pointwise judge's expected score is read.
+  (plus the mass on all other tokens) — how a pointwise judge's expected score is read. Its fast path runs the
+  tokens that every prompt of a batch shares (a judge template's instructions) once, and keeps their KV cache
+  for the next call (`SharedPrefixCache`).
 The vLLM and OpenAI-compatible backends (issue 4) implement the same two calls.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +90,95 @@ def own_rng(seed: int | None, device: str):
         yield
 
 
+def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """The number of leading token ids all ``rows`` share."""
+    first, n = rows[0], min(len(r) for r in rows)
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+class SharedPrefixCache:
+    """KV caches of token prefixes (batch 1), kept across calls: a judge's template instructions are run once.
+
+    Entries are keyed by their token ids, so a prefix is reused only where it is a *token* prefix of the batch's own
+    tokenisation (never a text prefix, which could tokenise differently at the boundary). A prefix longer than a
+    cached one is computed from it (only the new tokens are run). The whole cache is dropped when the model's weights
+    change in place (an optimizer step bumps every updated tensor's version counter) or the model is replaced."""
+
+    def __init__(self, max_entries: int = 4):
+        self.max_entries = max_entries
+        self.entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+        self._weights: tuple | None = None
+        self.tokens_run = 0  #: prefix tokens run through the model since the last `clear` (for tests and benches)
+
+    @staticmethod
+    def weights_version(model) -> tuple:
+        return id(model), sum(p._version for p in model.parameters())
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.tokens_run = 0
+
+    def longest(self, ids: Sequence[int]) -> tuple[int, ...] | None:
+        """The longest cached prefix of ``ids`` (None: none)."""
+        best = None
+        for key in self.entries:
+            if len(key) <= len(ids) and (best is None or len(key) > len(best)) and tuple(ids[: len(key)]) == key:
+                best = key
+        return best
+
+    def get(self, model, ids: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer (keys, values) of ``ids`` run alone (batch 1), from the cache or computed (from the longest
+        cached prefix of ``ids``) and kept for later calls (the least recently used entry beyond ``max_entries``
+        is dropped)."""
+        version = self.weights_version(model)
+        if version != self._weights:
+            self.entries.clear()
+            self._weights = version
+        key = tuple(ids)
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        base = self.longest(key)
+        past = None
+        if base is not None:
+            self.entries.move_to_end(base)
+            past = _dynamic_cache(model, self.entries[base], 1)
+        start = len(base) if base is not None else 0
+        dev = next(model.parameters()).device
+        new = torch.tensor([key[start:]], device=dev)
+        out = model(input_ids=new, attention_mask=torch.ones(1, len(key), dtype=torch.long, device=dev),
+                    position_ids=torch.arange(start, len(key), device=dev)[None], past_key_values=past,
+                    use_cache=True, logits_to_keep=1)
+        self.tokens_run += len(key) - start
+        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        self.entries[key] = kv
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+        return kv
+
+
+def _dynamic_cache(model, kv: list[tuple[torch.Tensor, torch.Tensor]], batch: int):
+    """A fresh DynamicCache holding ``kv`` (batch 1) repeated ``batch`` times (the forward appends to its copy)."""
+    from transformers import DynamicCache
+
+    return DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in kv],
+                        config=model.config)
+
+
 class TransformersBackend:
     """A causal LM loaded from a plain HF checkpoint folder."""
 
     #: `next_token_distribution`'s default path: length-sorted batches, last-position logits only (same numbers)
     fast_scoring: bool = True
+    #: on the fast path, the token prefix a batch shares is run once and its KV cache reused (same numbers)
+    prefix_caching: bool = True
+    #: shared prefixes shorter than this are not worth a second forward call
+    min_shared_prefix: int = 16
 
     def __init__(self, path: str | Path, device: str = "cpu", model=None, tokenizer=None):
         self.path = str(path)
@@ -100,6 +187,8 @@ class TransformersBackend:
             model, tokenizer = load_model_and_tokenizer(path, device)
         self.model, self.tokenizer = model, tokenizer
         self._logits_to_keep: bool | None = None  #: whether the model's forward takes ``logits_to_keep``
+        self._prefix_ok: bool | None = None  #: whether the model's cache is plain full attention (prefix reuse is safe)
+        self.prefix_cache = SharedPrefixCache()
 
     # ------------------------------------------------------------------ helpers
     def render(self, messages: Messages, add_generation_prompt: bool = True) -> str:
@@ -171,8 +260,10 @@ class TransformersBackend:
 
         The fast path (default, ``fast_scoring``) computes the same numbers with less work: texts are batched by
         length (less padding; results come back in the order given) and the vocabulary projection is applied to
-        the last position only (``logits_to_keep=1``) instead of every position. ``fast=False`` is the original
-        path (batches in the order given, logits at every position), kept to check that both agree."""
+        the last position only (``logits_to_keep=1``) instead of every position, and (``prefix_caching``) the token
+        prefix a batch's rows share — a judge template's instructions — is run once, its KV cache kept for later
+        calls, and only the rest of each row is run (`_forward_shared_prefix`). ``fast=False`` is the original path
+        (batches in the order given, logits at every position), kept to check that they agree."""
         fast = self.fast_scoring if fast is None else fast
         order = list(range(len(texts)))
         if fast:
@@ -181,11 +272,14 @@ class TransformersBackend:
         keep = {"logits_to_keep": 1} if fast and self._takes_logits_to_keep() else {}
         out: list[TokenDistribution | None] = [None] * len(texts)
         ids = torch.tensor(list(token_ids), device=self.device)
+        shared = fast and bool(keep) and self.prefix_caching and self._can_share_prefix()
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
             enc = self._encode_left_padded([texts[i] for i in idx], max_length=max_length)
             t0 = time.perf_counter()
-            logits = self.model(**enc, **keep).logits[:, -1, :].float()
+            logits = self._forward_shared_prefix(enc) if shared else None
+            if logits is None:
+                logits = self.model(**enc, **keep).logits[:, -1, :].float()
             probs = torch.softmax(logits, dim=-1)
             dt = (time.perf_counter() - t0) * 1000 / len(idx)
             for row, i in enumerate(idx):
@@ -196,6 +290,58 @@ class TransformersBackend:
                     latency_ms=dt,
                 )
         return out
+
+    def _forward_shared_prefix(self, enc) -> torch.Tensor | None:
+        """Last-position logits of a left-padded batch, with the token prefix its rows share run once (batch 1,
+        from `prefix_cache`) and only the rest of each row run over it; None when nothing worth sharing.
+
+        Each row's ids are exactly those of the batch's tokenisation (the same ids the plain forward sees), so the
+        prefix is a token prefix of every row. The suffixes are left-padded *between* the prefix and the suffix:
+        the mask hides the pads, each real token gets its own position (prefix length + its index in the suffix),
+        and the last column is every row's real last token, so ``logits_to_keep=1`` reads the right place. A batch
+        of one uses the longest cached prefix of its row (its own prefix would be the whole prompt)."""
+        mask = enc["attention_mask"]
+        rows = [ids[m.bool()].tolist() for ids, m in zip(enc["input_ids"], mask)]
+        n = min(common_prefix_length(rows), min(len(r) for r in rows) - 1)  # every row keeps >= 1 token to run
+        if len(rows) == 1:
+            base = self.prefix_cache.longest(rows[0][:n])
+            if base is None or len(base) < self.min_shared_prefix:
+                return None
+            n = len(base)
+        elif n < self.min_shared_prefix:
+            return None
+        kv = self.prefix_cache.get(self.model, rows[0][:n])
+        dev = enc["input_ids"].device
+        width = max(len(r) for r in rows) - n
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long, device=dev)
+        attention = torch.zeros((len(rows), n + width), dtype=torch.long, device=dev)
+        attention[:, :n] = 1
+        positions = torch.full((len(rows), width), n, dtype=torch.long, device=dev)
+        for b, r in enumerate(rows):
+            k = len(r) - n
+            input_ids[b, width - k :] = torch.tensor(r[n:], device=dev)
+            attention[b, n + width - k :] = 1
+            positions[b, width - k :] = torch.arange(n, len(r), device=dev)
+        out = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                         past_key_values=_dynamic_cache(self.model, kv, len(rows)), use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float()
+
+    def _can_share_prefix(self) -> bool:
+        """Prefix reuse needs plain full-attention KV layers (a sliding window counts cache slots, not positions,
+        and the suffixes' padding sits inside the window) and a forward that takes ``logits_to_keep``."""
+        if self._prefix_ok is None:
+            from transformers import DynamicCache
+            from transformers.cache_utils import DynamicLayer
+
+            try:
+                cache = DynamicCache(config=self.model.config)
+                self._prefix_ok = (self._takes_logits_to_keep() and bool(cache.layers)
+                                   and all(type(layer) is DynamicLayer for layer in cache.layers)
+                                   and not getattr(self.model.config, "is_encoder_decoder", False))
+            except Exception:  # noqa: BLE001 - a model whose cache cannot be built this way keeps the plain path
+                self._prefix_ok = False
+        return self._prefix_ok
 
     def _takes_logits_to_keep(self) -> bool:
         if self._logits_to_keep is None:
