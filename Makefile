@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 WHEELS := $(or $(JUDGE_PIPELINE_WHEELS),$(HOME)/.cache/judge_pipeline/wheels)
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: setup llama-server demo demo-seeds demo-transfer demo-full test test-fast ui bench export clean
+.PHONY: setup llama-server demo demo-seeds demo-transfer demo-full test test-paper test-fast ui bench export clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,10 @@ demo-full: setup
 
 test: setup llama-server
 	$(BIN)/python -m pytest -q -rs --durations=15
+
+# the paper graph end to end on SmolLM2 (gold and Arena judges on llama-cpp's server, trainers under accelerate launch)
+test-paper: setup llama-server
+	JUDGE_PIPELINE_PAPER_SMOKE=1 $(BIN)/python -m pytest -q -rs judge_pipeline_tests/test_paper_smoke.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e and not server"

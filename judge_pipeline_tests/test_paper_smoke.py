@@ -80,10 +80,14 @@ first = run_study(instance, data_dir=data_dir, wandb_mode="disabled")
 runs_first = {r.run_id for r in instance.get_runs()}
 second = run_study(instance, data_dir=data_dir, wandb_mode="disabled")
 
+def _plain(value, entry):
+    """A metadata value JSON can write; anything else (a table schema, a plot) as its text."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(entry)
+
 def materialisations(key):
     records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey(key)))
     return [{"run_id": r.event_log_entry.run_id, "partition": r.asset_materialization.partition,
-             "metadata": {k: getattr(v, "value", str(v)) for k, v in r.asset_materialization.metadata.items()}}
+             "metadata": {k: _plain(getattr(v, "value", None), v) for k, v in r.asset_materialization.metadata.items()}}
             for r in records]
 
 logs = {r.run_id: [e.message for e in instance.all_logs(r.run_id)] for r in instance.get_runs()}
@@ -146,6 +150,12 @@ def test_gold_max_tokens_and_extra_body_from_the_environment(tmp_path, monkeypat
 
 
 # ---------------------------------------------------------------------- the study
+#: The whole study is opt-in: it took 16 min on 2 shared cores (2026-12-02), which would put `make test` past its
+#: 15-minute budget. `make test-paper` runs it (JUDGE_PIPELINE_PAPER_SMOKE=1).
+needs_opt_in = pytest.mark.skipif(os.environ.get("JUDGE_PIPELINE_PAPER_SMOKE") != "1",
+                                  reason="the paper_smoke study (~15 min): make test-paper runs it")
+
+
 @pytest.fixture(scope="module")
 def gold_server(tmp_path_factory):
     """llama-cpp-python's server on the shipped SmolLM2 GGUF (2 threads: nothing else runs while it judges); its URL."""
@@ -204,6 +214,7 @@ def _first_run(report: dict, key: str) -> list[dict]:
     return [m for m in report["materialisations"][key] if m["run_id"] in report["runs_first"]]
 
 
+@needs_opt_in
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.server
@@ -235,6 +246,7 @@ def test_trainers_ran_under_accelerate_launch(smoke):
         assert (Path(path) / "model.safetensors").is_file()
 
 
+@needs_opt_in
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.server
@@ -260,6 +272,7 @@ def test_gold_verdicts_came_over_http_and_are_in_the_store(smoke):
           f"{meta['recovered_by_retry']} recovered by a retry")
 
 
+@needs_opt_in
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.server
@@ -274,6 +287,7 @@ def test_every_run_has_checkpoint_scores(smoke):
     assert scores["gold_score"].drop_nulls().is_between(0, 9).all()
 
 
+@needs_opt_in
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.server

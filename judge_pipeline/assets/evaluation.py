@@ -82,7 +82,7 @@ def checkpoint_scores(context: AssetExecutionContext, study: StudyResource, poli
             "policy": policy, "judge_variant": variant, "seed": seed, "step": step, "prompt_id": ids, "response": answers,
             "finished": [g["finished"] for g in gens], "proxy_scale": proxy_scale(cfg, variant),
             "proxy_score": scored.values, "proxy_invalid": [v is None for v in scored.values],
-            "gold_score": [float(v.score) for v in gv], "kl": kls,
+            "gold_score": [None if v.score is None else float(v.score) for v in gv], "kl": kls,
         }, schema_overrides={"proxy_score": pl.Float64, "seed": pl.Int64, "step": pl.Int64, "kl": pl.Float64}))
     df = pl.concat(frames)
     summary = df.group_by("step").agg(pl.col("proxy_score").mean().alias("proxy_mean"), pl.col("gold_score").mean().alias("gold_mean"),
@@ -116,7 +116,7 @@ def best_of_n(context: AssetExecutionContext, study: StudyResource, judge_checkp
         calls["proxy_verdicts"] += scored.computed
         calls["gold_verdicts"] += gs.computed
         frames.append(pl.DataFrame({"policy": policy, "judge_variant": variant, "prompt_id": ids, "sample_index": s,
-                                    "proxy_score": scored.values, "gold_score": [float(v.score) for v in gv]},
+                                    "proxy_score": scored.values, "gold_score": [None if v.score is None else float(v.score) for v in gv]},
                                    schema_overrides={"proxy_score": pl.Float64}))
     table = best_of_n_table(pl.concat(frames), default_ns(cfg.eval.bon_pool_size, cfg.eval.bon_max_n),
                             cfg.eval.bootstrap_resamples, cfg.eval.ci_level, invalid_proxy=cfg.policy.invalid_reward)
