@@ -81,7 +81,7 @@ runs_first = {r.run_id for r in instance.get_runs()}
 second = run_study(instance, data_dir=data_dir, wandb_mode="disabled")
 
 def _plain(value, entry):
-    """A metadata value JSON can write; anything else (a table schema, a plot) as its text."""
+    # a metadata value JSON can write; anything else (a table schema, a plot) as its text
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(entry)
 
 def materialisations(key):
