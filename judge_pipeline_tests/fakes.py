@@ -55,3 +55,29 @@ class LongerWinsJudge(CountingJudge):
             else:
                 out.append(Verdict(raw_output="x", label=1 if len(a) > len(b) else 2))
         return out
+
+
+def serve_smollm2(tmp_path_factory, name: str, api_key: str, **server_kwargs):
+    """The body of a module fixture: llama-cpp-python's OpenAI-compatible server on the shipped SmolLM2 GGUF,
+    yielding its base URL and stopping it at teardown. Without llama-cpp-python installed the test is skipped
+    (failed under CI, which must run the server tests)."""
+    import importlib.util
+    import os
+
+    import pytest
+
+    from judge_pipeline.backends.local_server import LocalServerError, start_llama_server, stop_server
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        msg = "llama-cpp-python is not installed: run `make llama-server`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " (CI must run the server tests)")
+        pytest.skip(msg)
+    try:
+        proc, url = start_llama_server(api_key, tmp_path_factory.mktemp(name) / "server.log", **server_kwargs)
+    except LocalServerError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield url
+    finally:
+        stop_server(proc)

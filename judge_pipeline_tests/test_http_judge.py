@@ -15,7 +15,7 @@ import pytest
 from judge_pipeline.backends.openai_compat import (
     ChatRequestError, OpenAICompatClient, TokenLogprob, normalise_base_url, parse_chat_response, redact,
 )
-from judge_pipeline.backends.local_server import LocalServerError, free_port, start_llama_server, stop_server
+from judge_pipeline.backends.local_server import free_port
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.http_judge import (
     HTTPJudgeConfig, HTTPPointwiseJudge, agreeing_with_high, build_http_gold_judges, effort_ablation,
@@ -23,6 +23,7 @@ from judge_pipeline.judging.http_judge import (
 )
 from judge_pipeline.judging.verdict import NotJudged, Verdict
 from judge_pipeline.store import JudgmentStore, content_key
+from judge_pipeline_tests.fakes import serve_smollm2
 
 SECRET = "sk-test-SECRET-fast"
 KEY_ENV = "JUDGE_PIPELINE_TEST_KEY"
@@ -307,22 +308,7 @@ SERVER_KEY = "sk-test-SECRET"
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     """The base URL of a llama-cpp-python OpenAI-compatible server on SmolLM2-135M, stopped at teardown."""
-    import importlib.util
-    import os
-
-    if importlib.util.find_spec("llama_cpp") is None:
-        msg = "llama-cpp-python is not installed: run `make llama-server`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg + " (CI must run the server tests)")
-        pytest.skip(msg)
-    try:
-        proc, url = start_llama_server(SERVER_KEY, tmp_path_factory.mktemp("llama_server") / "server.log")
-    except LocalServerError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield url
-    finally:
-        stop_server(proc)
+    yield from serve_smollm2(tmp_path_factory, "llama_server", SERVER_KEY)
 
 
 @pytest.fixture

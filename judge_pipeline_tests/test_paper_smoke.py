@@ -28,10 +28,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from judge_pipeline.backends.local_server import LocalServerError, start_llama_server, stop_server
 from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudge
 from judge_pipeline.sources.tulu3 import load_tulu3
 from judge_pipeline.store import JudgmentStore
+from judge_pipeline_tests.fakes import serve_smollm2
 from judge_pipeline_tests.test_http_judge import SERVER_KEY, Stub, chat_body
 
 
@@ -159,21 +159,7 @@ needs_opt_in = pytest.mark.skipif(os.environ.get("JUDGE_PIPELINE_PAPER_SMOKE") !
 @pytest.fixture(scope="module")
 def gold_server(tmp_path_factory):
     """llama-cpp-python's server on the shipped SmolLM2 GGUF (2 threads: nothing else runs while it judges); its URL."""
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is None:
-        msg = "llama-cpp-python is not installed: run `make llama-server`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg + " (CI must run the server tests)")
-        pytest.skip(msg)
-    try:
-        proc, url = start_llama_server(SERVER_KEY, tmp_path_factory.mktemp("gold_server") / "server.log", threads=2)
-    except LocalServerError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield url
-    finally:
-        stop_server(proc)
+    yield from serve_smollm2(tmp_path_factory, "gold_server", SERVER_KEY, threads=2)
 
 
 @pytest.fixture(scope="module")

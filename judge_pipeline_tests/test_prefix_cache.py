@@ -5,21 +5,13 @@ import pytest
 import torch
 
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.config import SMOLLM2, ModelSpec
+from judge_pipeline.config import SMOLLM2
 from judge_pipeline.judging.cached import judgment_key
 from judge_pipeline.judging.pointwise_judge import PointwiseLLMJudge
-
-TINY = ModelSpec(name="tiny-random-test", source="tiny-random")
+from judge_pipeline_tests.test_fast_scoring import ITEMS as FAST_ITEMS, TINY
 
 #: judge prompts of very different lengths (a few tokens of response to a few hundred)
-ITEMS = [
-    ("Write a haiku about rain.", "Rain taps the window.\nSoft grey hours pass slowly by.\nPuddles hold the sky." * 3),
-    ("Say hi.", "Hi!"),
-    ("List three colours, comma separated.", "red, green, blue"),
-    ("Explain photosynthesis in one paragraph.", "Plants turn light, water and carbon dioxide into sugar. " * 6),
-    ("Answer in all capital letters: what is 2+2?", "FOUR"),
-    ("Say hi.", "Hello there! " * 40),
-]
+ITEMS = [*FAST_ITEMS, ("Say hi.", "Hello there! " * 40)]
 
 
 def verdicts(judge: PointwiseLLMJudge, items, fast: bool, prefix: bool):
