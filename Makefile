@@ -54,14 +54,12 @@ demo-transfer: setup
 demo-full: setup
 	JUDGE_PIPELINE_CONFIG=miniature_full $(BIN)/python -W ignore -m judge_pipeline.demo
 
-# two xdist workers (CI has 2 cores): the paper_smoke study on one while the rest runs on the other; each group
-# (the session's tiny study, paper_smoke) stays on one worker, so each is built once
 test: setup llama-server
-	$(BIN)/python -m pytest -q -rs --durations=15 -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 # the paper graph end to end on SmolLM2 (gold and Arena judges on llama-cpp's server, trainers under accelerate launch)
 test-paper: setup llama-server
-	$(BIN)/python -m pytest -q -rs judge_pipeline_tests/test_paper_smoke.py
+	JUDGE_PIPELINE_PAPER_SMOKE=1 $(BIN)/python -m pytest -q -rs judge_pipeline_tests/test_paper_smoke.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e and not server"

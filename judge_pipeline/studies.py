@@ -205,8 +205,8 @@ def paper_smoke() -> StudyConfig:
     its minimum: 20 prompts (10 pairs split 4 / 2 / 4, 8 RL prompts, 2 held-out ones), one optimisation step per
     judge stage and two GRPO steps per policy, a few tokens per answer and verdict, one human-labelled pair per set,
     a best-of-n pool of 2; only the top 2 layers train (the paper trains all: on 2 CPU cores a full-model step costs
-    minutes); the device is the CPU, and each trainer is two gloo processes (``cpu_ddp.yaml``), so a GRPO step's 8 rollouts
-    are micro-batches of 4, one per rank.
+    minutes); the device is the CPU, and each trainer is one gloo process (``cpu_ddp.yaml``; ``test_launch.py`` runs
+    two).
 
     Judge variants: only the two the paper trains policies against, ``nonreasoning`` and ``reasoning``.
     ``rubric``, ``rl_only``, ``pairwise``, ``pairwise_reasoning`` and ``bt_reward_model`` are left out for time: each
@@ -219,8 +219,7 @@ def paper_smoke() -> StudyConfig:
     judges = tuple(
         dataclasses.replace(
             j, base_model=model, epochs=1.0, max_length=512, context_length=1024, max_new_tokens=16, train_top_layers=2,
-            grpo=dataclasses.replace(j.grpo, steps=1 if j.grpo.steps else 0, items_per_step=1, max_completion_length=16,
-                                     micro_batch_size=4))  # 8 rollouts a step: 4 on each of the 2 ranks
+            grpo=dataclasses.replace(j.grpo, steps=1 if j.grpo.steps else 0, items_per_step=1, max_completion_length=16))
         for j in paper_judges(base=model) if j.variant in kept)
     return dataclasses.replace(
         base,
@@ -231,15 +230,13 @@ def paper_smoke() -> StudyConfig:
                                  split_fractions=(0.4, 0.2, 0.4), response_max_new_tokens=16),
         judges=judges,
         policy=dataclasses.replace(base.policy, policy_model=model, max_steps=2, save_every=1, prompts_per_step=1,
-                                   max_completion_length=8, train_top_layers=2, micro_batch_size=4),
+                                   max_completion_length=8, train_top_layers=2),
         eval=dataclasses.replace(base.eval, max_new_tokens=8, human_pairs_per_set=1, canary_prompts=1, kl_samples=1,
                                  bon_pool_size=2, bootstrap_resamples=200),
         arena=dataclasses.replace(base.arena, per_subcategory=1, ascii_prompts_only=True, max_new_tokens=8,
                                   judge_max_tokens=24),
         device="cpu",
-        # two gloo ranks per trainer (cpu_ddp.yaml), trainer state saved every step: the multi-process path and its
-        # resume files, cleaned up after a finished run
-        launch=dataclasses.replace(base.launch, num_processes=2, accelerate_config=None, resume_every=1),
+        launch=dataclasses.replace(base.launch, num_processes=1, accelerate_config=None),
     )
 
 

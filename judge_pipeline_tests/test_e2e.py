@@ -16,8 +16,7 @@ from judge_pipeline.demo import summary
 from judge_pipeline.jobs import run_study
 from judge_pipeline.store import JudgmentStore
 
-#: one xdist worker runs every test of the session's tiny study (conftest.tiny_study), so it is built once
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("tiny_study")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

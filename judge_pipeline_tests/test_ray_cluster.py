@@ -20,7 +20,7 @@ import pytest
 from judge_pipeline.backends.local_server import free_port
 from judge_pipeline.store import JudgmentStore
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.xdist_group("tiny_study")]  # with test_e2e
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 BIN = Path(sys.executable).parent
 
