@@ -57,9 +57,10 @@ demo-full: setup
 test: setup llama-server
 	$(BIN)/python -m pytest -q -rs --durations=15
 
-# the paper graph end to end on SmolLM2 (gold and Arena judges on llama-cpp's server, trainers under accelerate launch)
+# only the paper graph's smoke test (make test runs it too): the paper graph end to end on SmolLM2 (gold and Arena
+# judges on llama-cpp's server, trainers under accelerate launch on two gloo ranks)
 test-paper: setup llama-server
-	JUDGE_PIPELINE_PAPER_SMOKE=1 $(BIN)/python -m pytest -q -rs judge_pipeline_tests/test_paper_smoke.py
+	$(BIN)/python -m pytest -q -rs judge_pipeline_tests/test_paper_smoke.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e and not server"

@@ -120,7 +120,7 @@ def tiny() -> StudyConfig:
         data=DataConfig(n_pair_prompts=16, n_rl_prompts=8, n_policy_test_prompts=4, response_max_new_tokens=24),
         # one judge: every other variant's training and report is tested on a tiny random model
         # (judge_pipeline_tests/test_judge_variants.py); a reasoning judge here would triple the e2e time
-        judges=(JudgeTrainConfig(epochs=2.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
+        judges=(JudgeTrainConfig(epochs=1.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
         # two seeds: the e2e test covers per-seed runs and the crossed (seeds x prompts) bootstrap
         policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2, seeds=(0, 1)),
         eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1, kl_samples=1,
@@ -202,41 +202,47 @@ def paper_smoke() -> StudyConfig:
     HTTP (``JUDGE_PIPELINE_ARENA_*``).
 
     What changes: every model is the shipped SmolLM2-135M (no Qwen3, no Llama); every size and step count is cut to
-    its minimum: 20 prompts (10 pairs split 4 / 2 / 4, 8 RL prompts, 2 held-out ones), one optimisation step per
+    its minimum: 16 prompts (6 pairs split 2 / 1 / 3, 8 RL prompts, 2 held-out ones), one optimisation step per
     judge stage and two GRPO steps per policy, a few tokens per answer and verdict, one human-labelled pair per set,
-    a best-of-n pool of 2; only the top 2 layers train (the paper trains all: on 2 CPU cores a full-model step costs
-    minutes); the device is the CPU, and each trainer is one gloo process (``cpu_ddp.yaml``; ``test_launch.py`` runs
-    two).
+    a best-of-n pool of 2, no report of the untrained base judges (each gold verdict over llama-cpp's server costs
+    1.5-3 s on 2 cores, so every item counts); only the top 2 layers train (the paper trains all: on 2 CPU cores a full-model step costs
+    minutes); the device is the CPU, and each trainer is two gloo processes (``cpu_ddp.yaml``: the paper's 8 GPUs as 2
+    ranks), so GRPO's 8 rollouts per step are 4 per rank (micro-batches of 4); the trainer state is saved after every
+    step (the paper: every 50) and removed when the run ends.
 
-    Judge variants: only the two the paper trains policies against, ``nonreasoning`` and ``reasoning``.
-    ``rubric``, ``rl_only``, ``pairwise``, ``pairwise_reasoning`` and ``bt_reward_model`` are left out for time: each
-    is one more ``accelerate launch`` and training (tens of seconds on 2 cores) and one more report, and each is
-    trained and reported on a tiny random model in ``test_judge_variants.py``.
+    Judge variants: one, ``reasoning`` (SFT on the full gold trace, then GRPO: every trainer of the paper's judges),
+    and one policy run against it (its reward samples traces). The other variants are left out for time: each is one
+    more ``accelerate launch``, training and report (about a minute on 2 cores) and no new path: ``nonreasoning``'s SFT
+    is the reasoning judge's first stage on shorter targets and its reward is the tiny study's; ``rubric``,
+    ``rl_only``, ``pairwise``, ``pairwise_reasoning`` and ``bt_reward_model`` are trained and reported on a tiny
+    random model in ``test_judge_variants.py``.
     """
     base = paper()
     model = SMOLLM2.name
-    kept = base.policy_judges
+    kept = ("reasoning",)  # the one judge trained (SFT, then GRPO) and the one policy run against it
     judges = tuple(
         dataclasses.replace(
             j, base_model=model, epochs=1.0, max_length=512, context_length=1024, max_new_tokens=16, train_top_layers=2,
-            grpo=dataclasses.replace(j.grpo, steps=1 if j.grpo.steps else 0, items_per_step=1, max_completion_length=16))
+            grpo=dataclasses.replace(j.grpo, steps=1 if j.grpo.steps else 0, items_per_step=1, max_completion_length=16,
+                                     micro_batch_size=4))
         for j in paper_judges(base=model) if j.variant in kept)
     return dataclasses.replace(
         base,
         name="paper_smoke",
         models={model: SMOLLM2},
-        # the paper's 98 / 1 / 1 % split of 10 pairs leaves no judge-test pair once the gold judge drops one
-        data=dataclasses.replace(base.data, n_pair_prompts=10, n_rl_prompts=8, n_policy_test_prompts=2,
+        # the paper's 98 / 1 / 1 % split of 6 pairs leaves no judge-test pair once the gold judge drops one: 2 / 1 / 3
+        data=dataclasses.replace(base.data, n_pair_prompts=6, n_rl_prompts=8, n_policy_test_prompts=2,
                                  split_fractions=(0.4, 0.2, 0.4), response_max_new_tokens=16),
         judges=judges,
+        policy_judges=kept,
         policy=dataclasses.replace(base.policy, policy_model=model, max_steps=2, save_every=1, prompts_per_step=1,
-                                   max_completion_length=8, train_top_layers=2),
+                                   max_completion_length=8, train_top_layers=2, micro_batch_size=4),
         eval=dataclasses.replace(base.eval, max_new_tokens=8, human_pairs_per_set=1, canary_prompts=1, kl_samples=1,
-                                 bon_pool_size=2, bootstrap_resamples=200),
+                                 bon_pool_size=2, bootstrap_resamples=200, report_untuned_base=False),
         arena=dataclasses.replace(base.arena, per_subcategory=1, ascii_prompts_only=True, max_new_tokens=8,
                                   judge_max_tokens=24),
         device="cpu",
-        launch=dataclasses.replace(base.launch, num_processes=1, accelerate_config=None),
+        launch=dataclasses.replace(base.launch, num_processes=2, accelerate_config=None, resume_every=1),
     )
 
 

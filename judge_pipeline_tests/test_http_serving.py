@@ -243,7 +243,8 @@ def test_serving_settings_from_env_per_role(monkeypatch):
 # ---------------------------------------------------------------------- the real server
 @pytest.mark.server
 def test_server_streams_verdicts_into_the_store(llama_server, server_key, tmp_path):
-    judge = HTTPPointwiseJudge(server_cfg(llama_server, max_tokens=8, concurrency=3))
+    # no logprobs: llama-cpp-python computes them in Python (3x a verdict's time); test_http_judge.py reads them
+    judge = HTTPPointwiseJudge(server_cfg(llama_server, max_tokens=8, concurrency=3, top_logprobs=None))
     store = JudgmentStore(tmp_path / "store")
     puts: list[int] = []
     put = store.put_judgments
@@ -258,7 +259,7 @@ def test_server_streams_verdicts_into_the_store(llama_server, server_key, tmp_pa
 
 @pytest.mark.server
 def test_server_context_exceeded_is_clipped(llama_server, server_key, tmp_path):
-    judge = HTTPPointwiseJudge(server_cfg(llama_server, max_tokens=8, concurrency=1))
+    judge = HTTPPointwiseJudge(server_cfg(llama_server, max_tokens=8, concurrency=1, top_logprobs=None))
     store = JudgmentStore(tmp_path / "store")
     long = "Autumn leaves fall on the quiet road while the river keeps on running. " * 160  # ~2,500 tokens
     verdicts, _, stats = judge_through_store(judge, [("Write about autumn.", long)], store, progress=False)

@@ -1,6 +1,6 @@
 """Trainers as their own process group (issue 13, item 1): jobs as JSON, the `accelerate launch` command and configs,
-fp32 master weights under bf16 compute, resuming a killed run, the judge's own RNG, the bounded rollout history, and
-the tiny study's judge SFT and policy GRPO on two gloo processes through Dagster Pipes."""
+fp32 master weights under bf16 compute, resuming a killed run, the judge's own RNG, the bounded rollout history.
+The trainers on two gloo processes through Dagster Pipes, inside a whole study, are test_paper_smoke.py's."""
 
 from __future__ import annotations
 
@@ -213,57 +213,3 @@ def test_the_sensor_ignores_saved_trainer_state(tmp_path):
         (tmp_path / folder / "config.json").write_text("{}")
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in checkpoint_state(tmp_path)) == [
         "judges/a", "policies/p__a__seed0/step-2"]
-
-
-# ---------------------------------------------------------------------- the tiny study on two processes
-@pytest.mark.slow
-def test_tiny_study_trains_on_two_gloo_processes_through_pipes(tmp_path, monkeypatch):
-    """The tiny study's judge SFT and policy GRPO each run as `accelerate launch` of two CPU processes (gloo), started
-    by the assets through Dagster Pipes; the checkpoints they write are what the evaluation then scores."""
-    import polars as pl
-    from dagster import AssetKey, DagsterInstance, materialize
-
-    from judge_pipeline import studies
-    from judge_pipeline.definitions import all_assets, build_resources
-
-    base = tiny()
-    two = dataclasses.replace(base, judges=(dataclasses.replace(base.judges[0], epochs=1.0),),  # half the time
-                              policy=dataclasses.replace(base.policy, seeds=(0,)),
-                              launch=LaunchConfig(launcher="accelerate", num_processes=2, resume_every=1))
-    monkeypatch.setitem(studies.CONFIGS, "tiny", lambda: two)
-    instance = DagsterInstance.ephemeral()
-    resources = build_resources(data_dir=str(tmp_path), wandb_mode="disabled")
-
-    def run(keys, partition=None):
-        result = materialize(all_assets, selection=[AssetKey(k) for k in keys], partition_key=partition,
-                             instance=instance, resources=resources, raise_on_error=True)
-        logs = [e.message for e in instance.all_logs(result.run_id)]
-        return result, logs
-
-    run(["preference_pairs", "rl_prompts", "policy_test_prompts", "gold_labels"])
-    result, logs = run(["judge_checkpoint"], "nonreasoning")
-    assert any("JudgeJob on 2 process(es)" in m for m in logs) and any("sft step 1: loss" in m for m in logs)
-    meta = result.asset_materializations_for_node("judge_checkpoint")[0].metadata
-    judge = tmp_path / "checkpoints" / "judges" / "tiny" / "nonreasoning"
-    facts = json.loads((judge / "training_inputs.json").read_text())
-    assert set(facts) == {"fingerprint", "stages", "checkpoint", "n_train", "train_loss", "steps", "seconds", "step_log"}
-    assert facts["checkpoint"] == str(judge) and meta["checkpoint"].value == str(judge)
-    assert meta["launcher"].value == "accelerate" and meta["steps_logged"].value == facts["steps"] == len(facts["step_log"])
-    assert (judge / "model.safetensors").is_file() and not list(judge.parent.glob("*.trainer"))
-    assert not list(judge.parent.glob("*.job.json"))
-
-    from judge_pipeline.assets.partitions import policy_judge_partitions
-
-    (partition,) = policy_judge_partitions.get_partition_keys()  # smollm2-135m x nonreasoning
-    result, logs = run(["policy_checkpoints", "checkpoint_scores"], partition)
-    assert any("PolicyJob on 2 process(es)" in m for m in logs)
-    ckpts = result.output_for_node("policy_checkpoints")
-    assert ckpts["step"].to_list() == [0, 1, 2] and all(Path(p).is_dir() for p in ckpts["path"][1:])
-    scores = result.output_for_node("checkpoint_scores")
-    assert sorted(scores["step"].unique().to_list()) == [0, 1, 2]
-    assert scores.filter(pl.col("step") == 2)["proxy_score"].is_not_null().any()
-    run_dir = Path(ckpts["path"][1]).parent
-    assert set(json.loads((run_dir / "manifest.json").read_text())) == {
-        "fingerprint", "checkpoints", "reward_by_step", "seconds_per_step", "invalid_judge_outputs", "verdicts_computed",
-        "step_log"}
-    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "step-1", "step-2"]

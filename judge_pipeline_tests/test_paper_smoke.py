@@ -31,12 +31,14 @@ import pytest
 from judge_pipeline.judging.http_judge import HTTPJudgeConfig, HTTPPointwiseJudge
 from judge_pipeline.sources.tulu3 import load_tulu3
 from judge_pipeline.store import JudgmentStore
+from judge_pipeline.studies import paper_smoke
 from judge_pipeline_tests.fakes import serve_smollm2
 from judge_pipeline_tests.test_http_judge import SERVER_KEY, Stub, chat_body
 
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = "paper_smoke"
+N_PAIRS = paper_smoke().data.n_pair_prompts  #: preference pairs the gold judge labels (the first rows of ROWS)
 
 #: (prompt, a good answer, a worse one): the 20 single-turn preference records of the test's Tulu-format file
 ROWS = [
@@ -128,6 +130,7 @@ def test_tulu3_records_from_a_local_file(tmp_path, monkeypatch):
 def test_gold_max_tokens_and_extra_body_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("JUDGE_PIPELINE_GOLD_MAX_TOKENS", "24")
     monkeypatch.setenv("JUDGE_PIPELINE_GOLD_EXTRA_BODY", json.dumps({"grammar": GOLD_GRAMMAR}))
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_TOP_LOGPROBS", "none")
     stub = Stub([(200, chat_body("Fine.\nScore: 7"), 0, {})])
     try:
         monkeypatch.setenv("JUDGE_PIPELINE_GOLD_URLS", stub.url)
@@ -139,26 +142,27 @@ def test_gold_max_tokens_and_extra_body_from_the_environment(tmp_path, monkeypat
         stub.close()
     assert verdict.score == 7.0
     (_, first), (_, second) = stub.requests
-    assert first["max_tokens"] == 24 and first["grammar"] == GOLD_GRAMMAR
+    assert first["max_tokens"] == 24 and first["grammar"] == GOLD_GRAMMAR and "logprobs" not in first
     assert second["grammar"] == GOLD_GRAMMAR and second["seed"] == 1 and second["max_tokens"] == 48
     assert judge.decoding["extra_body"] == {"grammar": GOLD_GRAMMAR}  # in every verdict's key
     plain = HTTPPointwiseJudge(HTTPJudgeConfig(model="m"))
     assert "extra_body" not in plain.decoding  # keys of judges without it are unchanged
+    assert judge.decoding["top_logprobs"] is None and plain.decoding["top_logprobs"] == 20
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_TOP_LOGPROBS", "5")
+    assert HTTPJudgeConfig.from_env().top_logprobs == 5
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_TOP_LOGPROBS", "many")
+    with pytest.raises(ValueError, match="TOP_LOGPROBS must be an integer or none"):
+        HTTPJudgeConfig.from_env()
+    monkeypatch.setenv("JUDGE_PIPELINE_GOLD_TOP_LOGPROBS", "5")
     monkeypatch.setenv("JUDGE_PIPELINE_GOLD_EXTRA_BODY", "grammar")
     with pytest.raises(ValueError, match="EXTRA_BODY must be a JSON object"):
         HTTPJudgeConfig.from_env()
 
 
 # ---------------------------------------------------------------------- the study
-#: The whole study is opt-in: 496 s alone on 2 free cores (2026-12-03), and with it `make test` ran past its 15-minute
-#: budget (22 min 40 s serially; docs/decisions.md). `make test-paper` runs it (JUDGE_PIPELINE_PAPER_SMOKE=1).
-needs_opt_in = pytest.mark.skipif(os.environ.get("JUDGE_PIPELINE_PAPER_SMOKE") != "1",
-                                  reason="the paper_smoke study (~8 min): make test-paper runs it")
-
-
 def study_test(fn):
-    """The marks of a test that reads the smoke study: opt-in, slow, end to end, a server."""
-    for mark in (needs_opt_in, pytest.mark.slow, pytest.mark.e2e, pytest.mark.server):
+    """The marks of a test that reads the smoke study: slow, end to end, a server (`make test-fast` leaves it out)."""
+    for mark in (pytest.mark.slow, pytest.mark.e2e, pytest.mark.server):
         fn = mark(fn)
     return fn
 
@@ -180,7 +184,10 @@ def smoke(gold_server, tmp_path_factory):
         "JUDGE_PIPELINE_CONFIG": STUDY, "JUDGE_PIPELINE_DATA": str(data_dir), "JUDGE_PIPELINE_TULU3_FILE": str(tulu),
         "JUDGE_PIPELINE_GOLD_URLS": gold_server, "JUDGE_PIPELINE_GOLD_MODEL": "smollm2-135m",
         "JUDGE_PIPELINE_GOLD_MAX_TOKENS": "24", "JUDGE_PIPELINE_GOLD_EXTRA_BODY": json.dumps({"grammar": GOLD_GRAMMAR}),
-        "JUDGE_PIPELINE_GOLD_TIMEOUT_S": "300",
+        "JUDGE_PIPELINE_GOLD_TIMEOUT_S": "300", "JUDGE_PIPELINE_GOLD_CONCURRENCY": "1",  # one slot: queueing 8 costs ~20%
+        # llama-cpp-python computes logprobs in Python (3x a verdict's time); the expected score from logprobs over
+        # HTTP is test_http_judge.py's
+        "JUDGE_PIPELINE_GOLD_TOP_LOGPROBS": "none",
         "JUDGE_PIPELINE_ARENA_URLS": gold_server, "JUDGE_PIPELINE_ARENA_MODEL": "smollm2-135m",
         "JUDGE_PIPELINE_ARENA_EXTRA_BODY": json.dumps({"grammar": ARENA_GRAMMAR}),
         "OPENAI_API_KEY": SERVER_KEY, "JUDGE_PIPELINE_WANDB": "disabled", "WANDB_MODE": "disabled",
@@ -211,29 +218,44 @@ def _first_run(report: dict, key: str) -> list[dict]:
 def test_trainers_ran_under_accelerate_launch(smoke):
     data_dir, report, seconds = smoke
     print(f"paper_smoke: two run_study calls in {seconds:.0f} s; first run stages {report['first']['timings']}")
-    variants = {"nonreasoning", "reasoning"}
+    variants = {"reasoning"}
     judges = _first_run(report, "judge_checkpoint")
     assert {m["partition"] for m in judges} == variants
     for m in judges:
         assert m["metadata"]["launcher"] == "accelerate" and m["metadata"]["trained_now"] is True, m
         folder = Path(m["metadata"]["checkpoint"])
         assert folder == data_dir / "checkpoints" / "judges" / STUDY / m["partition"]
-        assert (folder / "model.safetensors").is_file() and (folder / "training_inputs.json").is_file()
-        assert m["metadata"]["steps_logged"] >= 1
+        assert (folder / "model.safetensors").is_file()
+        facts = json.loads((folder / "training_inputs.json").read_text())  # what the launched job reported
+        assert set(facts) == {"fingerprint", "stages", "checkpoint", "n_train", "train_loss", "steps", "seconds",
+                              "step_log", "grpo_rollouts", "grpo_reward_first", "grpo_reward_last",
+                              "grpo_invalid_rollouts"}
+        assert [r.get("stage") for r in facts["step_log"]] == ["sft", "grpo"]  # one step per stage, both reported
+        assert facts["checkpoint"] == str(folder) and m["metadata"]["steps_logged"] == facts["steps"] == len(facts["step_log"]) >= 1
+    # the trainer state saved after every step and the job files are gone once the runs finished
+    judges_root = data_dir / "checkpoints" / "judges" / STUDY
+    assert not list(judges_root.glob("*.trainer")) and not list(judges_root.glob("*.job.json"))
     stages = {m["partition"]: m["metadata"]["stages"] for m in judges}
-    assert stages == {"nonreasoning": "sft", "reasoning": "sft+grpo"}  # the paper's SFT, then GRPO for reasoning
+    assert stages == {"reasoning": "sft+grpo"}  # the paper's SFT, then GRPO for a reasoning judge
     policies = _first_run(report, "policy_checkpoints")
-    assert sorted(m["partition"] for m in policies) == ["nonreasoning|smollm2-135m", "reasoning|smollm2-135m"]
+    assert [m["partition"] for m in policies] == ["reasoning|smollm2-135m"]  # one run, against the reasoning judge
     for m in policies:
         assert m["metadata"]["launcher"] == "accelerate" and m["metadata"]["trained_now"] == 1, m
     logs = [msg for run in report["runs_first"] for msg in report["logs"][run]]
-    assert sum("JudgeJob on 1 process(es)" in msg for msg in logs) == len(variants)  # reported through Pipes
-    assert sum("PolicyJob on 1 process(es)" in msg for msg in logs) == 2
-    assert any("accelerate.commands.launch" in msg for msg in logs)
+    # two gloo ranks per trainer, reported through Pipes as the steps happen
+    assert sum("JudgeJob on 2 process(es)" in msg for msg in logs) == len(variants)
+    assert sum("PolicyJob on 2 process(es)" in msg for msg in logs) == 1
+    assert any("accelerate.commands.launch" in msg and "--num_processes 2" in msg for msg in logs)
+    assert any("sft step 1: loss" in msg for msg in logs) and any("grpo step 1" in msg for msg in logs)
     ckpts = _table(data_dir, "policy_checkpoints")
     assert sorted(ckpts["step"].unique().to_list()) == [0, 1, 2]
     for path in ckpts.filter(pl.col("step") > 0)["path"]:
         assert (Path(path) / "model.safetensors").is_file()
+    for run_dir in {Path(p).parent for p in ckpts.filter(pl.col("step") > 0)["path"]}:
+        assert set(json.loads((run_dir / "manifest.json").read_text())) == {
+            "fingerprint", "checkpoints", "reward_by_step", "seconds_per_step", "invalid_judge_outputs",
+            "verdicts_computed", "step_log"}
+        assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "step-1", "step-2"]  # no trainer state left
 
 
 @study_test
@@ -252,10 +274,10 @@ def test_gold_verdicts_came_over_http_and_are_in_the_store(smoke):
     assert (gold.filter(pl.col("score").is_null())["invalid_reason"].is_not_null()).all()
     labels = _table(data_dir, "gold_labels")
     (meta,) = [m["metadata"] for m in _first_run(report, "gold_labels")]
-    assert labels.height == 2 * (10 - meta["pairs_dropped"]) > 0  # both responses of every pair kept
+    assert labels.height == 2 * (N_PAIRS - meta["pairs_dropped"]) > 0  # both responses of every pair kept
     assert labels["gold_score"].is_not_null().all() and set(labels["store_key"]) <= set(valid["key"])
-    assert meta["computed_now"] >= 20  # 10 pairs x 2 responses at least, retries of invalid ones on top
-    print(f"gold: {valid.height}/{gold.height} verdicts valid; {meta['pairs_dropped']} of 10 pairs left out, "
+    assert meta["computed_now"] >= 2 * N_PAIRS  # both responses of each pair at least, retries of invalid ones on top
+    print(f"gold: {valid.height}/{gold.height} verdicts valid; {meta['pairs_dropped']} of {N_PAIRS} pairs left out, "
           f"{meta['recovered_by_retry']} recovered by a retry")
 
 
@@ -263,10 +285,14 @@ def test_gold_verdicts_came_over_http_and_are_in_the_store(smoke):
 def test_every_run_has_checkpoint_scores(smoke):
     data_dir, report, _ = smoke
     scores = _table(data_dir, "checkpoint_scores")
-    for variant in ("nonreasoning", "reasoning"):
+    assert set(scores["judge_variant"]) == {"reasoning"}
+    for variant in ("reasoning",):
         run = scores.filter(pl.col("judge_variant") == variant)
         assert sorted(run["step"].unique().to_list()) == [0, 1, 2], variant
         assert run.height == 3 * 2  # 3 checkpoints x 2 held-out prompts
+        last = run.filter(pl.col("step") == 2)  # the trained weights' answers, scored (a 135M reasoning judge after one
+        assert last["response"].is_not_null().all() and last["gold_score"].is_not_null().all()  # step may be invalid)
+        assert (last["proxy_invalid"] == last["proxy_score"].is_null()).all()
     assert scores["kl"].is_not_null().all()
     assert scores["gold_score"].drop_nulls().is_between(0, 9).all()
 
@@ -274,5 +300,5 @@ def test_every_run_has_checkpoint_scores(smoke):
 @study_test
 def test_a_rerun_makes_no_model_call_and_trains_nothing(smoke):
     _, report, _ = smoke
-    assert report["first"]["model_calls"] > 0 and report["first"]["trainings"] == 2 + 2  # 2 judges, 2 policy runs
+    assert report["first"]["model_calls"] > 0 and report["first"]["trainings"] == 1 + 1  # the judge, the policy run
     assert report["second"] == {**report["second"], "model_calls": 0, "trainings": 0}

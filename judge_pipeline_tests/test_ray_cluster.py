@@ -1,8 +1,8 @@
 """The graph on a cluster (issue 13): a local Ray head, the tiny study's judge partition materialised through
 dagster-ray's executor (every step a Ray job), the head stopped.
 
-The study's other stages come from the session's `tiny_study` (conftest). The judge's verdicts are deleted from
-the store first, so the Ray worker must compute them again and write them to the store: from another process,
+The study's other stages come from the session's `tiny_study` (conftest). Three of the judge's verdicts are deleted
+from the store first, so the Ray worker must compute them again and write them to the store: from another process,
 into its own shard folder, with no single-file lock held anywhere."""
 
 from __future__ import annotations
@@ -59,7 +59,11 @@ def test_judge_partition_materialises_through_a_local_ray_head(ray_head, tiny_st
     store = JudgmentStore(Path(data_dir) / "judgments")
     before = store.query("SELECT count(*) AS n FROM judgments WHERE judge_name = 'nonreasoning'")["n"][0]
     assert before > 0
-    store.forget("judgments", "judge_name = 'nonreasoning'")
+    # three of the judge's verdicts forgotten: the Ray job must compute them again (all of them: 20 s more of verdicts)
+    forgotten = store.query("SELECT DISTINCT j.key FROM judgments j JOIN judgment_uses u USING (key) WHERE "
+                            "j.judge_name = 'nonreasoning' AND u.context = 'judge_report' ORDER BY j.key LIMIT 3")["key"]
+    keys = ", ".join(f"'{k}'" for k in forgotten)
+    assert store.forget("judgments", f"judge_name = 'nonreasoning' AND key IN ({keys})") == 3
     writers_before = {p.parent.name for p in store.shards("judgments")}
 
     run = subprocess.run(
@@ -74,7 +78,8 @@ def test_judge_partition_materialises_through_a_local_ray_head(ray_head, tiny_st
 
     store = JudgmentStore(Path(data_dir) / "judgments")
     after = store.query("SELECT count(*) AS n FROM judgments WHERE judge_name = 'nonreasoning'")["n"][0]
-    assert after > 0  # the report's verdicts, computed again by the Ray job
+    assert after == before  # the forgotten verdicts, computed again by the Ray job
+    assert store.query(f"SELECT count(*) AS n FROM judgments WHERE key IN ({keys})")["n"][0] == 3
     new_writers = {p.parent.name for p in store.shards("judgments")} - writers_before
     assert new_writers and not any(w.endswith(f"-{os.getpid()}") or f"-{os.getpid()}-" in w for w in new_writers)
     assert store.duplicates() == 0
