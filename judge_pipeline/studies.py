@@ -121,8 +121,9 @@ def tiny() -> StudyConfig:
         # one judge: every other variant's training and report is tested on a tiny random model
         # (judge_pipeline_tests/test_judge_variants.py); a reasoning judge here would triple the e2e time
         judges=(JudgeTrainConfig(epochs=1.0, batch_size=4, max_length=256, warmup_ratio=0.0),),
-        # two seeds: the e2e test covers per-seed runs and the crossed (seeds x prompts) bootstrap
-        policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2, seeds=(0, 1)),
+        # one seed: a second would add ~45 s to `make test`; several seeds are covered by test_curves.py (the crossed
+        # seeds x prompts bootstrap) and test_judge_variants.py (another seed samples other rollouts)
+        policy=PolicyTrainConfig(max_steps=2, save_every=1, max_completion_length=16, num_generations=2, seeds=(0,)),
         eval=EvalConfig(max_new_tokens=16, bootstrap_resamples=200, human_pairs_per_set=2, canary_prompts=1, kl_samples=1,
                         bon_pool_size=4),
         arena=ArenaConfig(per_subcategory=1, ascii_prompts_only=True, max_new_tokens=16, judge="gold"),

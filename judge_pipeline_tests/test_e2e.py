@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def study(tiny_study):
     _, _, report = tiny_study  # conftest: materialised once per session
-    assert report.model_calls > 0 and report.trainings == 3  # the judge and the policy run's two seeds
+    assert report.model_calls > 0 and report.trainings == 2  # the judge and the policy run
     return tiny_study
 
 
@@ -42,10 +42,9 @@ def test_every_stage_materialised(study):
         assert instance.get_latest_materialization_event(AssetKey(key)) is not None, key
     over = _table(data_dir, "overoptimization").sort("step")
     assert over["step"].to_list() == [0, 1, 2]
-    assert over["n_seeds"].to_list() == [2, 2, 2] and over["n"].to_list() == [8, 8, 8]  # 2 seeds x 4 test prompts
+    assert over["n_seeds"].to_list() == [1, 1, 1] and over["n"].to_list() == [4, 4, 4]  # 1 seed x 4 test prompts
     ckpts = _table(data_dir, "policy_checkpoints")
-    assert sorted(ckpts["seed"].unique()) == [0, 1] and ckpts.filter(pl.col("step") == 0)["path"].n_unique() == 1
-    assert ckpts.filter(pl.col("step") == 2)["checkpoint_hash"].n_unique() == 2  # the seeds trained different weights
+    assert ckpts["seed"].to_list() == [0, 0, 0] and ckpts["checkpoint_hash"].n_unique() == 3  # every step moved the weights
     assert over["gold_mean"].is_between(0, 9).all()
     assert over["kl_mean"][0] == 0.0 and (over["kl_mean"][1:] > 0).all()  # trained weights moved the policy
     assert _table(data_dir, "best_of_n")["n"].to_list() == [1, 2, 4]

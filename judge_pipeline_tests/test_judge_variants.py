@@ -226,3 +226,10 @@ def test_policy_trains_against_a_pairwise_judge_and_an_ensemble(trained, tmp_pat
         assert [s for s, _ in res.checkpoints] == [0, 1] and (res.checkpoints[1][1] / "config.json").is_file()
         assert len(reward.history) == 2  # one row per rollout
     assert reward.verdicts_computed >= 2  # both members judged the two rollouts (some may coincide)
+    # a policy run per seed (the tiny study trains one): the same seed samples the same rollouts, another seed others
+    rollouts = {}
+    for seed, folder in ((0, "seed0"), (0, "seed0-again"), (1, "seed1")):
+        reward = build_policy_reward(cfg, "pairwise", paths, JudgmentStore(tmp_path / folder / "store"), run_id=folder)
+        train_policy_grpo(policy, PROMPTS[:1], [reward], dataclasses.replace(pcfg, seed=seed), tmp_path / folder)
+        rollouts[folder] = [row["completion"] for row in reward.history]
+    assert rollouts["seed0"] == rollouts["seed0-again"] and rollouts["seed0"] != rollouts["seed1"]

@@ -1,11 +1,10 @@
 """Small helpers for materialisation metadata shown in the Dagster UI."""
 
-
-import polars as pl
-from dagster import MetadataValue
-
+import warnings
 from functools import lru_cache
 
+import polars as pl
+from dagster import BetaWarning, MetadataValue
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from judge_pipeline.plots import markdown_image
@@ -36,4 +35,6 @@ def md_plot(path, alt: str = "plot") -> MetadataValue:
 @lru_cache(maxsize=None)
 def table_type(model):
     """The Dagster type of a pandera schema (made once per schema: Dagster type names must be unique)."""
-    return pandera_schema_to_dagster_type(model)
+    with warnings.catch_warnings():  # "currently in beta": once per schema at import, noise for every user
+        warnings.simplefilter("ignore", BetaWarning)
+        return pandera_schema_to_dagster_type(model)
