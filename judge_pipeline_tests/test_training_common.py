@@ -1,4 +1,5 @@
-"""Global batch vs micro-batches: gradient accumulation, processes, errors; micro-batches do not retrain a judge."""
+"""Global batch vs micro-batches: gradient accumulation, processes, errors; micro-batches do not retrain a judge.
+The fused LM head projects only labelled positions on a CPU, with the same numbers."""
 
 import dataclasses
 from pathlib import Path
@@ -41,3 +42,42 @@ def test_micro_batches_do_not_change_the_training_fingerprint(monkeypatch):
     micro = dataclasses.replace(j, micro_batch_size=2, grpo=dataclasses.replace(j.grpo, micro_batch_size=4))
     assert fingerprint(micro) == fingerprint(j)
     assert fingerprint(dataclasses.replace(j, batch_size=4)) != fingerprint(j)
+
+
+def test_fused_head_projects_only_labelled_positions_on_a_cpu_with_the_same_numbers(monkeypatch):
+    """TRL's fused LM head (the SFT / GRPO loss) projected every position on a CPU; patched, it projects only the
+    labelled ones (here 3 of 40 per row) and the loss, log-probs, entropy and top-1 flags are equal bit for bit."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM
+    from trl.kernels.chunked_logprob import _use_triton
+    from trl.trainer.utils import add_fused_lm_head
+
+    from judge_pipeline.backends.hf_models import materialize_base_model
+    from judge_pipeline.config import ModelSpec
+    from judge_pipeline.training.common import project_only_labelled_positions
+
+    rows = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Spy:
+        @staticmethod
+        def apply(hidden, *args):
+            rows.append(hidden.shape[0])
+            return chunked.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Spy)
+    monkeypatch.setattr(trl_utils, "_use_triton", _use_triton)  # TRL's own choice (restored after the test)
+    model = AutoModelForCausalLM.from_pretrained(materialize_base_model(ModelSpec(name="tiny-random-test", source="tiny-random")))
+    add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    ids = torch.randint(3, model.config.vocab_size, (2, 40), generator=torch.Generator().manual_seed(0))
+    labels = ids.masked_fill(torch.arange(40) < 37, -100)  # the last 3 tokens of each row are trained
+    full = model(input_ids=ids, labels=labels, fused_lm_head=True)
+    project_only_labelled_positions()
+    project_only_labelled_positions()  # idempotent
+    compact = model(input_ids=ids, labels=labels, fused_lm_head=True)
+    assert rows == [2 * 39, 2 * 3]  # every shifted position, then only the labelled ones
+    for name in ("loss", "log_probs", "entropy", "is_top1"):
+        assert torch.equal(getattr(full, name), getattr(compact, name)), name
+    compact.loss.backward()  # gradients flow through the compact path
+    assert model.model.layers[-1].mlp.down_proj.weight.grad.abs().sum() > 0

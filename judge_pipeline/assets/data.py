@@ -56,13 +56,8 @@ def assign_splits(n: int, fractions: tuple[float, float, float], seed: int) -> l
     return labels
 
 
-@asset(group_name="data", dagster_type=table_type(schemas.PreferencePairs))
-def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl.DataFrame:
-    """Prompts with two responses, split judge-train / judge-val / judge-test.
-
-    The source's own responses where it has them (Tulu 3, paper); else two from the small base model.
-    """
-    cfg = study.cfg
+def build_preference_pairs(cfg: StudyConfig, store, run_id: str | None = None, log=print) -> tuple[pl.DataFrame, int]:
+    """The preference_pairs table of ``cfg`` and how many responses were generated now (not found in ``store``)."""
     pool = prompt_pools(cfg)["pairs"]
     computed = 0
     if pool and all("response_a" in r for r in pool):
@@ -71,15 +66,14 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
     else:
         base = str(materialize_base_model(cfg.models[cfg.policy.policy_model]))
         prompts = [r["prompt"] for r in pool]
-        store = study.store()
         max_new = cfg.data.response_max_new_tokens
         bs = cfg.eval.generation_batch_size
-        greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=context.run.run_id,
+        greedy, s1 = generate_through_store(base, prompts, store, max_new, temperature=0.0, run_id=run_id,
                                             device=cfg.device, batch_size=bs)
         sampled, s2 = generate_through_store(base, prompts, store, max(8, max_new // 2), temperature=1.0,
-                                             sample_index=1, run_id=context.run.run_id, device=cfg.device, batch_size=bs)
+                                             sample_index=1, run_id=run_id, device=cfg.device, batch_size=bs)
         computed = s1.computed + s2.computed
-        context.log.info(f"generated {computed} responses, reused {s1.reused + s2.reused}")
+        log(f"generated {computed} responses, reused {s1.reused + s2.reused}")
     splits = assign_splits(len(pool), cfg.data.split_fractions, cfg.data.seed)
     rng = random.Random(cfg.data.seed + 2)
     rows = []
@@ -88,7 +82,16 @@ def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl
         rows.append({"pair_id": r["prompt_id"], "prompt_id": r["prompt_id"], "prompt": r["prompt"],
                      "response_a": a["completion"], "response_b": b["completion"],
                      "finished_a": a["finished"], "finished_b": b["finished"], "split": split})
-    df = pl.DataFrame(rows)
+    return pl.DataFrame(rows), computed
+
+
+@asset(group_name="data", dagster_type=table_type(schemas.PreferencePairs))
+def preference_pairs(context: AssetExecutionContext, study: StudyResource) -> pl.DataFrame:
+    """Prompts with two responses, split judge-train / judge-val / judge-test.
+
+    The source's own responses where it has them (Tulu 3, paper); else two from the small base model.
+    """
+    df, computed = build_preference_pairs(study.cfg, study.store(), context.run.run_id, context.log.info)
     context.add_output_metadata({
         "rows": len(df),
         "splits": md_table(df.group_by("split").len().sort("split")),

@@ -11,6 +11,11 @@ Resume: with ``Runtime.resume_every`` the trainer saves its whole state (weights
 position) every k steps into its output folder, tagged with ``Runtime.resume_key`` (the run's fingerprint); a run
 killed after a save starts again from the last one, and state saved for other inputs is deleted, never resumed.
 The folder is removed once the run's checkpoint is written.
+
+LM head: TRL's fused head (the loss without the (batch, seq, vocab) logits) projects only the positions that carry
+a label on CUDA / XPU, but every position elsewhere (fixed tile shapes for compilers such as Neuron's). On a CPU
+nothing compiles, and a judge SFT example trains its 1-3 verdict tokens out of ~260: `load_for_training` makes the
+head project only labelled positions on a CPU too (`project_only_labelled_positions`), the same per-row arithmetic.
 """
 
 from __future__ import annotations
@@ -101,7 +106,27 @@ def load_for_training(auto_class, path: Path, **kwargs):
     weights as they load, instead of every process holding the whole model."""
     import torch
 
+    project_only_labelled_positions()
     return auto_class.from_pretrained(path, dtype=torch.float32, **kwargs)
+
+
+def project_only_labelled_positions() -> None:
+    """Make TRL's fused LM head skip unlabelled positions on a CPU, as it does under Triton (module docstring).
+
+    It projected every position of a judge SFT batch and took ~45% of the step (py-spy, docs/results.md "Judge SFT
+    on a CPU"). Only the fused head's choice is patched (`trl.trainer.utils._use_triton`); the kernel keeps its own
+    check, so a CPU still runs the CPU tiles. Idempotent."""
+    import trl.trainer.utils as trl_utils
+    from trl.kernels.chunked_logprob import _use_triton
+
+    if getattr(trl_utils._use_triton, "judge_pipeline", False):
+        return
+
+    def compact_on_cpu(device) -> bool:
+        return device.type == "cpu" or _use_triton(device)
+
+    compact_on_cpu.judge_pipeline = True
+    trl_utils._use_triton = compact_on_cpu
 
 
 def batch_split(batch: int, micro: int | None, multiple_of: int = 1) -> dict:
