@@ -3,6 +3,7 @@
     .venv/bin/python -W ignore bench/profile_step.py --judge nonreasoning   # or: --judge reasoning
     .venv/bin/python -W ignore bench/profile_step.py --original-scoring     # the judge's original scoring path
     .venv/bin/python -W ignore bench/profile_step.py --no-shared-prefix     # fast scoring without the prefix cache
+    .venv/bin/python -W ignore bench/profile_step.py --head-all-positions   # the loss's LM head at every position
 
 It runs the miniature's own policy GRPO (`train_policy_grpo`, the study's config, its reward built by
 `build_policy_reward`) for a few steps against a judge scored from the base SmolLM2 checkpoint (an untrained
@@ -184,6 +185,9 @@ def main() -> None:
                     "'before' of the fast scoring path")
     ap.add_argument("--no-shared-prefix", action="store_true",
                     help="fast scoring without the shared-prefix KV cache: the 'before' of that cache")
+    ap.add_argument("--head-all-positions", action="store_true",
+                    help="TRL's fused LM head projects every position on a CPU, not only the completion's: the 'before' "
+                    "of `training.common.project_only_labelled_positions`")
     args = ap.parse_args()
     if args.steps < 3:
         sys.exit("--steps must be >= 3 (warm-up, profiled steps, last step)")
@@ -206,6 +210,10 @@ def main() -> None:
         from judge_pipeline.backends.transformers_backend import TransformersBackend
 
         TransformersBackend.prefix_caching = False
+    if args.head_all_positions:
+        import judge_pipeline.training.common as common
+
+        common.COMPACT_LM_HEAD_ON_CPU = False
     cfg = load_config(args.config)
     pcfg = dataclasses.replace(cfg.policy, max_steps=args.steps, save_every=10**6)
     policy_path = materialize_base_model(cfg.models[pcfg.policy_model])
@@ -256,7 +264,8 @@ def main() -> None:
               f"{pcfg.prompts_per_step} prompts x {pcfg.num_generations} rollouts x {pcfg.max_completion_length} tokens, "
               f"torch threads {torch.get_num_threads()}, "
               f"{'original' if args.original_scoring else 'fast'} judge scoring"
-              f"{'' if args.original_scoring or args.no_shared_prefix else ' + shared prefix'}\n")
+              f"{'' if args.original_scoring or args.no_shared_prefix else ' + shared prefix'}, loss head at "
+              f"{'every position' if args.head_all_positions else 'completion positions only'}\n")
         print(f"{step_s:.2f} s per step (mean of steps {steps[0] + 1}..{steps[-1] + 1} of {args.steps}; whole run "
               f"{wall:.1f} s; {verdicts_per_step:.0f} verdicts per step)\n")
         print(fmt_table(rows, step_s, "s per step"))

@@ -110,6 +110,10 @@ def load_for_training(auto_class, path: Path, **kwargs):
     return auto_class.from_pretrained(path, dtype=torch.float32, **kwargs)
 
 
+#: the fused LM head projects only labelled positions on a CPU (False: TRL's own choice, every position; benchmarks)
+COMPACT_LM_HEAD_ON_CPU = True
+
+
 def project_only_labelled_positions() -> None:
     """Make TRL's fused LM head skip unlabelled positions on a CPU, as it does under Triton (module docstring).
 
@@ -123,7 +127,7 @@ def project_only_labelled_positions() -> None:
         return
 
     def compact_on_cpu(device) -> bool:
-        return device.type == "cpu" or _use_triton(device)
+        return (COMPACT_LM_HEAD_ON_CPU and device.type == "cpu") or _use_triton(device)
 
     compact_on_cpu.judge_pipeline = True
     trl_utils._use_triton = compact_on_cpu
