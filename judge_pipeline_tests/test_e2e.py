@@ -6,7 +6,6 @@ Then the evaluation is materialised again with nothing changed: zero model calls
 import os
 
 import duckdb
-import polars as pl
 import pytest
 from dagster import AssetKey, materialize
 
