@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import statistics
 import time
 from pathlib import Path
@@ -31,6 +32,13 @@ from judge_pipeline.studies import miniature
 from judge_pipeline.training.judge_sft import train_judge_sft
 
 
+def visible_score(trace: str) -> float:
+    """The gold rules' points without step 1 (instruction checks), from a rules-v2 trace, on 0-9."""
+    points = [float(m) for m in re.findall(r"Points (\d+(?:\.\d+)?)/", trace)[1:]]  # steps 2-4
+    penalties = [float(m) for m in re.findall(r"Penalty (\d+(?:\.\d+)?)", trace)]  # steps 5-6
+    return float(round(min(max(sum(points) - sum(penalties), 0.0), 5.0) * 9 / 5))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="/tmp/judge_sweep", help="store and checkpoints go here")
@@ -42,6 +50,10 @@ def main() -> None:
     ap.add_argument("--top-layers", default="8", help="train only the top N decoder layers, or 'all'")
     ap.add_argument("--max-length", type=int, default=384)
     ap.add_argument("--template", default="pointwise_compact_v1")
+    ap.add_argument("--gold", choices=("rules", "visible"), default="rules",
+                    help="'visible': an experiment, the gold rules' score without the instruction checks (what a small "
+                    "judge can see: relevance, completeness, substance, repetition, grader-directed text), read from "
+                    "the gold trace and rescaled to 0-9")
     args = ap.parse_args()
 
     base_cfg = miniature()
@@ -62,10 +74,12 @@ def main() -> None:
     t0 = time.perf_counter()
     gold, _ = gold_table(pairs, build_gold_judge(cfg), store, run_id="judge_sweep", progress=False)
     t["gold"] = time.perf_counter() - t0
+    if args.gold == "visible":
+        gold = gold.with_columns(pl.col("gold_trace").map_elements(visible_score, return_dtype=pl.Float64).alias("gold_score"))
     rows = {s: gold.filter(pl.col("split") == s).sort("pair_id", "position").to_dicts()
             for s in ("judge_train", "judge_val", "judge_test")}
 
-    tag = f"p{args.pairs}_n{args.max_new}_e{args.epochs:g}_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{args.template}"
+    tag = ("visible_" if args.gold == "visible" else "") + f"p{args.pairs}_n{args.max_new}_e{args.epochs:g}_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{args.template}"
     target = out / "judges" / tag
     examples = variant_examples(jcfg, rows["judge_train"])["sft"]
     t0 = time.perf_counter()
