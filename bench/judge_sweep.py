@@ -60,7 +60,8 @@ def main() -> None:
     cfg = dataclasses.replace(base_cfg, name="judge_sweep", data=DataConfig(
         n_pair_prompts=args.pairs, n_rl_prompts=base_cfg.data.n_rl_prompts, n_policy_test_prompts=0,
         response_max_new_tokens=args.max_new))
-    jcfg = dataclasses.replace(cfg.judge("nonreasoning"), epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch,
+    jcfg = dataclasses.replace(cfg.judge("nonreasoning"), epochs=args.epochs, learning_rate=args.lr,
+                               batch_size=args.batch,
                                train_top_layers=None if args.top_layers == "all" else int(args.top_layers),
                                max_length=args.max_length, template=args.template)
     cfg = dataclasses.replace(cfg, judges=(jcfg,))
@@ -75,11 +76,13 @@ def main() -> None:
     gold, _ = gold_table(pairs, build_gold_judge(cfg), store, run_id="judge_sweep", progress=False)
     t["gold"] = time.perf_counter() - t0
     if args.gold == "visible":
-        gold = gold.with_columns(pl.col("gold_trace").map_elements(visible_score, return_dtype=pl.Float64).alias("gold_score"))
+        gold = gold.with_columns(
+            pl.col("gold_trace").map_elements(visible_score, return_dtype=pl.Float64).alias("gold_score"))
     rows = {s: gold.filter(pl.col("split") == s).sort("pair_id", "position").to_dicts()
             for s in ("judge_train", "judge_val", "judge_test")}
 
-    tag = ("visible_" if args.gold == "visible" else "") + f"p{args.pairs}_n{args.max_new}_e{args.epochs:g}_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{args.template}"
+    tag = (("visible_" if args.gold == "visible" else "") + f"p{args.pairs}_n{args.max_new}_e{args.epochs:g}"
+           f"_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{args.template}")
     target = out / "judges" / tag
     examples = variant_examples(jcfg, rows["judge_train"])["sft"]
     t0 = time.perf_counter()
@@ -91,7 +94,8 @@ def main() -> None:
     e = cfg.eval
     ev = JudgeEvaluator(judge, store, "judge_sweep", e.judge_batch_size, e.bootstrap_resamples, e.ci_level)
     t0 = time.perf_counter()
-    report = {(m["eval_set"], m["metric"]): m for s in ("judge_val", "judge_test") for m in ev.on_gold_set(rows[s], eval_set=s)}
+    report = {(m["eval_set"], m["metric"]): m
+              for s in ("judge_val", "judge_test") for m in ev.on_gold_set(rows[s], eval_set=s)}
     t["judging"] = time.perf_counter() - t0
     scores = [r["expected_score"] for r in store.query(
         f"SELECT expected_score FROM judgments WHERE judge_name = 'sweep:{tag}'").to_dicts()]
@@ -101,9 +105,9 @@ def main() -> None:
           f"responses; gold scores mean {statistics.mean(gold_scores):.2f} sd {statistics.pstdev(gold_scores):.2f}")
     print(f"judge expected scores: sd {statistics.pstdev(scores):.2f}, range {min(scores):.2f}..{max(scores):.2f}")
     print("| set | alpha | 95% CI | pair accuracy | n |\n|---|---:|---|---:|---:|")
+    fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
     for s in ("judge_val", "judge_test"):
         a, acc = report[(s, "alpha")], report.get((f"{s}_pairs", "accuracy"), {})
-        fmt = lambda v: "—" if v is None else f"{v:.2f}"
         print(f"| {s} | {fmt(a['value'])} | [{fmt(a['low'])}, {fmt(a['high'])}] | {fmt(acc.get('value'))} | {a['n']} |")
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
 

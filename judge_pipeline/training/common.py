@@ -118,8 +118,8 @@ def project_only_labelled_positions() -> None:
     """Make TRL's fused LM head skip unlabelled positions on a CPU, as it does under Triton (module docstring).
 
     It projected every position of a judge SFT batch and took ~45% of the step (py-spy, docs/results.md "the loss's LM
-    head only at labelled positions"). Only the fused head's choice is patched (`trl.trainer.utils._use_triton`); the kernel keeps its own
-    check, so a CPU still runs the CPU tiles. Idempotent."""
+    head only at labelled positions"). Only the fused head's choice is patched (`trl.trainer.utils._use_triton`); the
+    kernel keeps its own check, so a CPU still runs the CPU tiles. Idempotent."""
     import trl.trainer.utils as trl_utils
     from trl.kernels.chunked_logprob import _use_triton
 
