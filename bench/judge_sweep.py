@@ -48,8 +48,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--top-layers", default="8", help="train only the top N decoder layers, or 'all'")
-    ap.add_argument("--max-length", type=int, default=384)
-    ap.add_argument("--template", default="pointwise_compact_v1")
+    ap.add_argument("--variant", default="nonreasoning", help="the miniature's judge variant (its SFT stage only)")
+    ap.add_argument("--max-length", type=int, default=None, help="default: the variant's")
+    ap.add_argument("--template", default=None, help="default: the variant's")
     ap.add_argument("--gold", choices=("rules", "visible"), default="rules",
                     help="'visible': an experiment, the gold rules' score without the instruction checks (what a small "
                     "judge can see: relevance, completeness, substance, repetition, grader-directed text), read from "
@@ -60,10 +61,10 @@ def main() -> None:
     cfg = dataclasses.replace(base_cfg, name="judge_sweep", data=DataConfig(
         n_pair_prompts=args.pairs, n_rl_prompts=base_cfg.data.n_rl_prompts, n_policy_test_prompts=0,
         response_max_new_tokens=args.max_new))
-    jcfg = dataclasses.replace(cfg.judge("nonreasoning"), epochs=args.epochs, learning_rate=args.lr,
-                               batch_size=args.batch,
+    jcfg = cfg.judge(args.variant)
+    jcfg = dataclasses.replace(jcfg, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch,
                                train_top_layers=None if args.top_layers == "all" else int(args.top_layers),
-                               max_length=args.max_length, template=args.template)
+                               max_length=args.max_length or jcfg.max_length, template=args.template or jcfg.template)
     cfg = dataclasses.replace(cfg, judges=(jcfg,))
     out = Path(args.out)
     store = JudgmentStore(out / "store")
@@ -81,8 +82,8 @@ def main() -> None:
     rows = {s: gold.filter(pl.col("split") == s).sort("pair_id", "position").to_dicts()
             for s in ("judge_train", "judge_val", "judge_test")}
 
-    tag = (("visible_" if args.gold == "visible" else "") + f"p{args.pairs}_n{args.max_new}_e{args.epochs:g}"
-           f"_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{args.template}")
+    tag = (("visible_" if args.gold == "visible" else "") + f"{args.variant}_p{args.pairs}_n{args.max_new}_e{args.epochs:g}"
+           f"_lr{args.lr:g}_b{args.batch}_l{args.top_layers}_{jcfg.template}")
     target = out / "judges" / tag
     examples = variant_examples(jcfg, rows["judge_train"])["sft"]
     t0 = time.perf_counter()
@@ -90,25 +91,27 @@ def main() -> None:
         train_judge_sft(materialize_base_model(cfg.models[jcfg.base_model]), examples, jcfg, target)
     t["training"] = time.perf_counter() - t0
 
-    judge = build_training_judge(cfg, "nonreasoning", target, name=f"sweep:{tag}", store=store)
+    judge = build_training_judge(cfg, args.variant, target, name=f"sweep:{tag}", store=store)
     e = cfg.eval
     ev = JudgeEvaluator(judge, store, "judge_sweep", e.judge_batch_size, e.bootstrap_resamples, e.ci_level)
     t0 = time.perf_counter()
     report = {(m["eval_set"], m["metric"]): m
               for s in ("judge_val", "judge_test") for m in ev.on_gold_set(rows[s], eval_set=s)}
     t["judging"] = time.perf_counter() - t0
-    scores = [r["expected_score"] for r in store.query(
-        f"SELECT expected_score FROM judgments WHERE judge_name = 'sweep:{tag}'").to_dicts()]
+    scores = [r["expected_score"] or 0.0 for r in store.query(
+        f"SELECT expected_score FROM judgments WHERE expected_score IS NOT NULL AND judge_name = 'sweep:{tag}'").to_dicts()]
 
     gold_scores = gold["gold_score"].to_list()
     print(f"\n{tag}: {len(examples)} training examples, {len(rows['judge_val'])} val / {len(rows['judge_test'])} test "
           f"responses; gold scores mean {statistics.mean(gold_scores):.2f} sd {statistics.pstdev(gold_scores):.2f}")
     print(f"judge expected scores: sd {statistics.pstdev(scores):.2f}, range {min(scores):.2f}..{max(scores):.2f}")
-    print("| set | alpha | 95% CI | pair accuracy | n |\n|---|---:|---|---:|---:|")
+    print("| set | alpha | 95% CI | pair accuracy | invalid | n |\n|---|---:|---|---:|---:|---:|")
     fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
     for s in ("judge_val", "judge_test"):
         a, acc = report[(s, "alpha")], report.get((f"{s}_pairs", "accuracy"), {})
-        print(f"| {s} | {fmt(a['value'])} | [{fmt(a['low'])}, {fmt(a['high'])}] | {fmt(acc.get('value'))} | {a['n']} |")
+        bad = report.get((s, "invalid_rate"), {})
+        print(f"| {s} | {fmt(a['value'])} | [{fmt(a['low'])}, {fmt(a['high'])}] | {fmt(acc.get('value'))} "
+              f"| {fmt(bad.get('value'))} | {a['n']} |")
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
 
 
