@@ -54,8 +54,12 @@ demo-transfer: setup
 demo-full: setup
 	JUDGE_PIPELINE_CONFIG=miniature_full $(BIN)/python -W ignore -m judge_pipeline.demo
 
+# two pytest-xdist workers (one torch thread each; judge_pipeline_tests/conftest.py): the long tests (the paper smoke
+# study, the tiny study) run beside the rest instead of after it. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: setup llama-server
-	$(BIN)/python -m pytest -q -rs --durations=15
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 # only the paper graph's smoke test (make test runs it too): the paper graph end to end on SmolLM2 (gold and Arena
 # judges on llama-cpp's server, trainers under accelerate launch on two gloo ranks)

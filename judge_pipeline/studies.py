@@ -32,10 +32,11 @@ def miniature_judges(full: bool) -> tuple[JudgeTrainConfig, ...]:
     grpo = JudgeGRPOConfig(steps=4, learning_rate=1e-5, num_generations=4, items_per_step=2, max_completion_length=96)
     judges = [
         JudgeTrainConfig(variant="nonreasoning"),
-        # 4 epochs at 3e-4, not the non-reasoning judge's 1 at 1e-4: 9 SFT steps did not teach the trace's format (56% of
-        # verdicts invalid, greedy traces that copy or ramble to the cap); chosen on judge-val (bench/judge_sweep.py)
+        # 2 epochs at 5e-4, not the non-reasoning judge's 1 at 1e-4: 9 SFT steps did not teach the trace's format (56% of
+        # verdicts invalid: greedy traces that copy the response or ramble to the cap); 2 at 5e-4 and 4 at 3e-4 both give
+        # 0% invalid, 4 epochs cost 8 min instead of 3 for a judge-val alpha within noise (docs/results.md, issue 16)
         JudgeTrainConfig(variant="reasoning", reasoning=True, trace="condensed", template="pointwise_reasoning_compact_v1",
-                         grpo=grpo, max_new_tokens=96, max_length=448, epochs=4.0, learning_rate=3e-4),
+                         grpo=grpo, max_new_tokens=96, max_length=448, epochs=2.0, learning_rate=5e-4),
     ]
     if full:
         judges += [

@@ -1,6 +1,12 @@
 """Shared test setup: the `tiny` study config, outputs in a temporary folder, W&B off by default.
 
 Set before judge_pipeline is imported, because partitions are built from the active config at import.
+
+`make test` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). For that: the base models every
+test converts into the shared models folder are converted once, by the controlling process, before any worker
+starts (two workers converting at once would write the same ``.partial`` folder); and each test module runs whole
+on one worker (its module fixtures built once), the modules sharing the ``tiny_study`` session fixture on the same
+one (`XDIST_GROUPS`).
 """
 
 import atexit
@@ -10,16 +16,52 @@ import tempfile
 
 os.environ.setdefault("JUDGE_PIPELINE_CONFIG", "tiny")
 os.environ.setdefault("JUDGE_PIPELINE_WANDB", "disabled")
-if "JUDGE_PIPELINE_DATA" not in os.environ:
-    # Our own scratch folder: removed when the test run ends, so repeated runs do not fill the disk.
-    _scratch = tempfile.mkdtemp(prefix="judge_pipeline_test_")
-    os.environ["JUDGE_PIPELINE_DATA"] = _scratch
+if os.environ.get("JUDGE_PIPELINE_DATA", "") in ("", os.environ.get("JUDGE_PIPELINE_TEST_SCRATCH")):
+    # Our own scratch folder: removed when the test run ends, so repeated runs do not fill the disk. An xdist worker
+    # inherits the controlling process's scratch folder and makes its own instead (a data folder set by the user stays).
+    _scratch = tempfile.mkdtemp(prefix=f"judge_pipeline_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_")
+    os.environ["JUDGE_PIPELINE_DATA"] = os.environ["JUDGE_PIPELINE_TEST_SCRATCH"] = _scratch
     atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one torch thread each (and in their subprocesses), not two workers x two threads
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 import pytest  # noqa: E402  (after the environment above)
+
+
+#: test modules that must share a worker (the key's group): those using the session-scoped ``tiny_study``
+XDIST_GROUPS = {"test_e2e": "tiny_study", "test_ray_cluster": "tiny_study"}
+
+
+def pytest_configure(config):
+    """In the controlling process (or a run without xdist): the base models the tests use, converted once."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or config.getoption("collectonly", False):
+        return
+    from judge_pipeline.backends.hf_models import materialize_base_model
+    from judge_pipeline.config import SMOLLM2, ModelSpec
+
+    materialize_base_model(SMOLLM2)
+    materialize_base_model(ModelSpec(name="tiny-random-test", source="tiny-random"))
+
+
+#: the longest groups (minutes each), handed out first so that no worker is left with one of them at the end
+XDIST_FIRST = ("test_paper_smoke", "tiny_study")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test in the xdist group of its module (``--dist loadgroup`` keeps a group on one worker); on xdist
+    workers the longest groups first."""
+    groups = {}
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid.split("::")[0]
+        groups[item.nodeid] = XDIST_GROUPS.get(module, module)
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {g: i for i, g in enumerate(XDIST_FIRST)}
+        items.sort(key=lambda it: rank.get(groups[it.nodeid], len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
