@@ -59,7 +59,7 @@ demo-full: setup
 TEST_WORKERS ?= 2
 
 test: setup llama-server
-	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # only the paper graph's smoke test (make test runs it too): the paper graph end to end on SmolLM2 (gold and Arena
 # judges on llama-cpp's server, trainers under accelerate launch on two gloo ranks)

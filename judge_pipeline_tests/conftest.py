@@ -2,11 +2,11 @@
 
 Set before judge_pipeline is imported, because partitions are built from the active config at import.
 
-`make test` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). For that: the base models every
-test converts into the shared models folder are converted once, by the controlling process, before any worker
-starts (two workers converting at once would write the same ``.partial`` folder); and each test module runs whole
-on one worker (its module fixtures built once), the modules sharing the ``tiny_study`` session fixture on the same
-one (`XDIST_GROUPS`).
+`make test` runs the suite on two pytest-xdist workers (``-n 2``). For that: the base models every test converts
+into the shared models folder are converted once, by the controlling process, before any worker starts (two workers
+converting at once would write the same ``.partial`` folder); each test module runs whole on one worker (its module
+fixtures built once), the modules sharing the ``tiny_study`` session fixture on the same one, the longest first
+(`pytest_xdist_make_scheduler`).
 """
 
 import atexit
@@ -32,8 +32,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402  (after the environment above)
 
 
-#: test modules that must share a worker (the key's group): those using the session-scoped ``tiny_study``
-XDIST_GROUPS = {"test_e2e": "tiny_study", "test_ray_cluster": "tiny_study"}
+#: test modules that must share a worker (the value names their work unit): those using the session-scoped ``tiny_study``
+XDIST_UNITS = {"test_e2e": "tiny_study", "test_ray_cluster": "tiny_study"}
+#: the longest units (minutes each), handed out first so that no worker is left with one of them at the end
+XDIST_FIRST = ("test_paper_smoke", "tiny_study")
+
+
+def _unit(nodeid: str) -> str:
+    """A test's xdist work unit: its module's name, or the shared unit of `XDIST_UNITS`."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return XDIST_UNITS.get(module, module)
 
 
 def pytest_configure(config):
@@ -47,21 +55,25 @@ def pytest_configure(config):
     materialize_base_model(ModelSpec(name="tiny-random-test", source="tiny-random"))
 
 
-#: the longest groups (minutes each), handed out first so that no worker is left with one of them at the end
-XDIST_FIRST = ("test_paper_smoke", "tiny_study")
-
-
 def pytest_collection_modifyitems(config, items):
-    """Each test in the xdist group of its module (``--dist loadgroup`` keeps a group on one worker); on xdist
-    workers the longest groups first."""
-    groups = {}
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid.split("::")[0]
-        groups[item.nodeid] = XDIST_GROUPS.get(module, module)
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    """On xdist workers: the longest work units first (the scheduler hands units out in collection order)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        rank = {g: i for i, g in enumerate(XDIST_FIRST)}
-        items.sort(key=lambda it: rank.get(groups[it.nodeid], len(rank)))  # stable: the rest keep their order
+        rank = {u: i for i, u in enumerate(XDIST_FIRST)}
+        items.sort(key=lambda it: rank.get(_unit(it.nodeid), len(rank)))  # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling with one work unit per test module (`_unit`), so module fixtures are built once and
+    the modules of `XDIST_UNITS` share one worker. (``--dist loadgroup`` with ``xdist_group`` marks would say the same,
+    but under pytest 9.2 / xdist 3.8 it did not group them.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
