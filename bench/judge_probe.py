@@ -1,7 +1,7 @@
 """Is the gold score in the frozen model at all? A ridge probe on the untrained SmolLM2's last-position hidden state
 under the miniature's judge template, fit on judge-train, scored as Krippendorff's alpha vs gold on each split.
 
-    python bench/judge_probe.py --pairs 48     # the miniature's pairs: train fits, test ~0
+    python bench/judge_probe.py --pairs 48     # the miniature's pairs
     python bench/judge_probe.py --pairs 200    # more prompts
 
 A judge trained by SFT can at best find what is there; if a linear read-out of the frozen features generalises
@@ -12,7 +12,6 @@ go through the judgment store under --out (shared with bench/judge_sweep.py), so
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -23,12 +22,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from judge_pipeline.assets.data import build_preference_pairs
 from judge_pipeline.assets.gold import gold_table
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.config import DataConfig
 from judge_pipeline.judging.builders import build_gold_judge
 from judge_pipeline.judging.templates import render_pointwise
 from judge_pipeline.metrics.agreement import krippendorff_alpha_interval
 from judge_pipeline.store import JudgmentStore
-from judge_pipeline.studies import miniature
+
+from judge_sweep import sweep_study  # bench/judge_sweep.py, beside this script (on sys.path when run)
 
 SPLITS = ("judge_train", "judge_val", "judge_test")
 
@@ -41,9 +40,7 @@ def main() -> None:
     ap.add_argument("--lambdas", default="1,10,100,1000", help="ridge penalties tried")
     args = ap.parse_args()
 
-    base = miniature()
-    cfg = dataclasses.replace(base, name="judge_sweep", data=DataConfig(
-        n_pair_prompts=args.pairs, n_rl_prompts=base.data.n_rl_prompts, n_policy_test_prompts=0))
+    cfg = sweep_study(args.pairs)
     store = JudgmentStore(Path(args.out) / "store")
     pairs, _ = build_preference_pairs(cfg, store, run_id="judge_probe")
     gold, _ = gold_table(pairs, build_gold_judge(cfg), store, run_id="judge_probe", progress=False)

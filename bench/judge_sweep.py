@@ -24,7 +24,7 @@ from judge_pipeline.assets.data import build_preference_pairs
 from judge_pipeline.assets.gold import gold_table
 from judge_pipeline.assets.judges import variant_examples
 from judge_pipeline.backends.hf_models import materialize_base_model
-from judge_pipeline.config import DataConfig
+from judge_pipeline.config import DataConfig, StudyConfig
 from judge_pipeline.judging.builders import build_gold_judge, build_training_judge
 from judge_pipeline.judging.report import JudgeEvaluator
 from judge_pipeline.store import JudgmentStore
@@ -37,6 +37,15 @@ def visible_score(trace: str) -> float:
     points = [float(m) for m in re.findall(r"Points (\d+(?:\.\d+)?)/", trace)[1:]]  # steps 2-4
     penalties = [float(m) for m in re.findall(r"Penalty (\d+(?:\.\d+)?)", trace)]  # steps 5-6
     return float(round(min(max(sum(points) - sum(penalties), 0.0), 5.0) * 9 / 5))
+
+
+def sweep_study(pairs: int, max_new: int = 48) -> StudyConfig:
+    """The miniature with ``pairs`` pair prompts and responses capped at ``max_new`` tokens, under the name the
+    benches share (bench/judge_probe.py uses it too), so their stores hold the same responses and gold verdicts."""
+    base = miniature()
+    return dataclasses.replace(base, name="judge_sweep", data=DataConfig(
+        n_pair_prompts=pairs, n_rl_prompts=base.data.n_rl_prompts, n_policy_test_prompts=0,
+        response_max_new_tokens=max_new))
 
 
 def main() -> None:
@@ -57,10 +66,7 @@ def main() -> None:
                     "the gold trace and rescaled to 0-9")
     args = ap.parse_args()
 
-    base_cfg = miniature()
-    cfg = dataclasses.replace(base_cfg, name="judge_sweep", data=DataConfig(
-        n_pair_prompts=args.pairs, n_rl_prompts=base_cfg.data.n_rl_prompts, n_policy_test_prompts=0,
-        response_max_new_tokens=args.max_new))
+    cfg = sweep_study(args.pairs, args.max_new)
     jcfg = cfg.judge(args.variant)
     jcfg = dataclasses.replace(jcfg, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch,
                                train_top_layers=None if args.top_layers == "all" else int(args.top_layers),
@@ -98,13 +104,14 @@ def main() -> None:
     report = {(m["eval_set"], m["metric"]): m
               for s in ("judge_val", "judge_test") for m in ev.on_gold_set(rows[s], eval_set=s)}
     t["judging"] = time.perf_counter() - t0
-    scores = [r["expected_score"] or 0.0 for r in store.query(
+    scores = [r["expected_score"] for r in store.query(
         f"SELECT expected_score FROM judgments WHERE expected_score IS NOT NULL AND judge_name = 'sweep:{tag}'").to_dicts()]
 
     gold_scores = gold["gold_score"].to_list()
     print(f"\n{tag}: {len(examples)} training examples, {len(rows['judge_val'])} val / {len(rows['judge_test'])} test "
           f"responses; gold scores mean {statistics.mean(gold_scores):.2f} sd {statistics.pstdev(gold_scores):.2f}")
-    print(f"judge expected scores: sd {statistics.pstdev(scores):.2f}, range {min(scores):.2f}..{max(scores):.2f}")
+    print(f"judge expected scores: sd {statistics.pstdev(scores):.2f}, range {min(scores):.2f}..{max(scores):.2f}"
+          if scores else "judge expected scores: none (every verdict invalid)")
     print("| set | alpha | 95% CI | pair accuracy | invalid | n |\n|---|---:|---|---:|---:|---:|")
     fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
     for s in ("judge_val", "judge_test"):
