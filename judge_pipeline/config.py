@@ -104,7 +104,9 @@ class JudgeTrainConfig:
     base_model: str = "smollm2-135m"  #: ModelSpec.name of the starting point
     template: str = "pointwise_compact_v1"  #: prompt template file (judging/templates/<name>.txt)
     learning_rate: float = 1e-4  #: SFT learning rate (paper: 1e-5 at batch 128)
-    epochs: float = 1.0  #: SFT epochs (paper: 1-3, chosen on validation)
+    epochs: float = 1.0  #: SFT epochs (paper: 1-3, chosen on validation: ``select_epoch_on_val``)
+    select_epoch_on_val: bool = False  #: score judge-val after every SFT epoch and keep the best epoch's weights
+    #: (`training/epoch_selection.py`; pointwise judges without a rubric, trained in one process)
     train_top_layers: int | None = 8  #: train only the top N decoder layers (CPU speed); None = all (paper)
     batch_size: int = 8  #: examples per optimisation step (global batch)
     micro_batch_size: int | None = None  #: examples per device per forward/backward; gradient accumulation makes
@@ -127,6 +129,9 @@ class JudgeTrainConfig:
             raise ValueError(f"judge {self.variant!r}: with sft=False it needs grpo.steps > 0 (nothing would train)")
         if self.trace not in ("full", "condensed"):
             raise ValueError(f"judge {self.variant!r}: trace must be 'full' or 'condensed', got {self.trace!r}")
+        if self.select_epoch_on_val and (self.kind != "pointwise" or self.rubric or not self.sft):
+            raise ValueError(f"judge {self.variant!r}: select_epoch_on_val is built for pointwise SFT judges without a "
+                             f"rubric (kind {self.kind!r}, rubric {self.rubric}, sft {self.sft})")
         if self.rubric and self.kind != "pointwise":
             raise ValueError(f"judge {self.variant!r}: only pointwise judges take a rubric")
         if self.kind == "reward_model" and (self.reasoning or self.grpo.steps):

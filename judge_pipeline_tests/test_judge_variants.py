@@ -21,7 +21,7 @@ VARIANTS = [
     JudgeTrainConfig(variant="nonreasoning", base_model=TINY.name, batch_size=4, max_length=256, train_top_layers=None),
     JudgeTrainConfig(variant="reasoning", base_model=TINY.name, reasoning=True, trace="condensed", batch_size=4,
                      template="pointwise_reasoning_compact_v1", grpo=GRPO, max_new_tokens=8, max_length=256,
-                     train_top_layers=None),
+                     train_top_layers=None, epochs=2.0, select_epoch_on_val=True),
     JudgeTrainConfig(variant="rl_only", base_model=TINY.name, reasoning=True, sft=False, grpo=GRPO, max_new_tokens=8,
                      template="pointwise_reasoning_compact_v1", train_top_layers=None),
     JudgeTrainConfig(variant="rubric", base_model=TINY.name, rubric=True, template="pointwise_rubric_compact_v1",
@@ -100,7 +100,8 @@ def trained(tmp_path_factory):
     out = {}
     for j in VARIANTS:
         rubric_fn = build_gold_judge(cfg).rubric if j.rubric else None
-        info = train_variant(cfg, j, base, variant_examples(j, gold_rows(), rubric_fn), root / j.variant, tracker)
+        info = train_variant(cfg, j, base, variant_examples(j, gold_rows(), rubric_fn, val_rows=gold_rows()[:4]),
+                             root / j.variant, tracker)
         out[j.variant] = (root / j.variant, info)
     return cfg, out
 
@@ -114,6 +115,11 @@ def test_every_variant_trains_its_stages(trained):
         assert (path / "config.json").is_file(), v
         assert info["steps"] >= 1
     assert out["reasoning"][1]["grpo_rollouts"] == 2  # 1 step x 1 item x 2 generations
+    # the reasoning judge chose its SFT epoch on the 4 validation responses: one row per epoch, one chosen
+    val = out["reasoning"][1]["val_epochs"]
+    assert [r["epoch"] for r in val] == [1, 2] and sum(r["chosen"] for r in val) == 1
+    assert all(-2.0 <= r["val_score"] <= 1.0 and 0.0 <= r["val_invalid"] <= 1.0 for r in val)
+    assert out["nonreasoning"][1]["val_epochs"] == []
 
 
 def test_every_variant_is_reported(trained, tmp_path):

@@ -101,7 +101,7 @@ def test_one_update_at_lr_1e6_changes_the_fp32_master_weights(tmp_path, monkeypa
 
     jcfg = job.study.judge("nonreasoning")
     rt = Runtime(mixed_precision=True, callbacks=[Seen()])
-    res = judge_sft.train_judge_sft(Path(job.base), examples, jcfg, tmp_path / "mixed", rt)
+    res, _ = judge_sft.train_judge_sft(Path(job.base), examples, jcfg, tmp_path / "mixed", rt)
     assert res.steps == 1 and Seen.bf16 is True and Seen.dtype == torch.float32
     assert changed(tmp_path / "mixed") > 0.99
 

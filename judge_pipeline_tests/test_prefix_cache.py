@@ -146,3 +146,40 @@ def test_prefix_path_matches_with_smollm2():
     run = judge._backend().prefix_cache.tokens_run
     assert_close(verdicts(judge, one, fast=False, prefix=False), verdicts(judge, one, fast=True, prefix=True))
     assert judge._backend().prefix_cache.tokens_run == run  # served from the cache
+
+
+def _reasoning_verdicts(judge: PointwiseLLMJudge, items, monkeypatch, while_generating: bool):
+    """Verdicts of ``judge`` (reasoning) with the "score" read 4 characters before the trace's end: an untrained model
+    writes no "Score: N", so the parser is told the digit sits there (the distribution is still the model's own)."""
+    from judge_pipeline.judging import pointwise_judge
+
+    monkeypatch.setattr(pointwise_judge, "parse_score", lambda text: (5, None) if len(text) > 4 else (None, "no score"))
+    monkeypatch.setattr(pointwise_judge, "score_prefix", lambda text: text[:-4] if len(text) > 4 else None)
+    read = PointwiseLLMJudge._read_while_generating
+    used = []
+
+    def spy(backend, prompt, text, c):
+        probs = read(backend, prompt, text, c) if while_generating else None
+        used.append(probs is not None)
+        return probs
+
+    monkeypatch.setattr(PointwiseLLMJudge, "_read_while_generating", staticmethod(spy))
+    try:
+        return judge.judge(items), used
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.slow
+def test_reasoning_score_read_while_generating_matches_a_reread(monkeypatch):
+    """A reasoning judge's score distribution taken from the generation's own step (no second pass over prompt and
+    trace) equals the re-read of prompt + trace: SmolLM2 base, greedy 12-token traces, batches of 3."""
+    judge = PointwiseLLMJudge(materialize_base_model(SMOLLM2), name="base", template_version="pointwise_reasoning_compact_v1",
+                              reasoning=True, max_new_tokens=12, batch_size=3)
+    items = ITEMS[:6]
+    fast, used = _reasoning_verdicts(judge, items, monkeypatch, while_generating=True)
+    slow, _ = _reasoning_verdicts(judge, items, monkeypatch, while_generating=False)
+    assert sum(used) >= 4  # most traces re-tokenise to the generated ids: read while generating
+    assert [v.score_probs is not None for v in fast] == [v.score_probs is not None for v in slow]
+    assert all(v.score_probs is not None for v in fast)
+    assert_close(slow, fast)

@@ -43,14 +43,19 @@ INPUTS_FILE = "training_inputs.json"
 NOT_TRAINING_FIELDS = ("max_new_tokens", "context_length", "micro_batch_size", "serving")  #: inference-only fields
 
 
-def variant_examples(jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn=None) -> dict[str, list[dict]]:
+def variant_examples(jcfg: JudgeTrainConfig, rows: list[dict], rubric_fn=None,
+                     val_rows: list[dict] | None = None) -> dict[str, list[dict]]:
     """The training examples of each stage a variant has: {"bt": pairs} for the reward model, else "sft" and/or
-    "grpo" (`training/judge_data.py`). Built once per materialisation: they train the judge and fingerprint it."""
+    "grpo" (`training/judge_data.py`), and "val" (judge-val responses with their gold score) when the variant chooses
+    its SFT epoch on validation. Built once per materialisation: they train the judge and fingerprint it."""
     if jcfg.kind == "reward_model":
         return {"bt": preference_examples(rows)}
     out = {}
     if jcfg.sft:
         out["sft"] = sft_examples(rows, jcfg, rubric_fn)
+    if jcfg.select_epoch_on_val:
+        out["val"] = [{"prompt": r["prompt"], "response": r["response"], "gold_score": float(r["gold_score"])}
+                      for r in val_rows or []]
     if jcfg.grpo.steps:
         out["grpo"] = grpo_examples(rows, jcfg, rubric_fn)
     return out
@@ -62,6 +67,8 @@ def _training_fingerprint(base: Path, jcfg: JudgeTrainConfig, examples: dict[str
     train_cfg = {k: v for k, v in dataclasses.asdict(jcfg).items() if k not in NOT_TRAINING_FIELDS}
     train_cfg["grpo"] = {k: v for k, v in train_cfg["grpo"].items() if k not in NOT_TRAINING_FIELDS}
     built = examples["bt"] if "bt" in examples else [examples.get("sft", []), examples.get("grpo", [])]
+    if "val" in examples:  # only then, so the fingerprints of judges that choose no epoch stay what they were
+        built = [*built, examples["val"]]
     return content_key(base=checkpoint_hash(base), cfg=train_cfg, examples=built)
 
 
@@ -96,13 +103,14 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
     variant = context.partition_key
     jcfg = cfg.judge(variant)
     base = materialize_base_model(cfg.models[jcfg.base_model])
-    rows = (gold_labels.filter(pl.col("split") == "judge_train").sort("pair_id", "position")
-            .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
+    rows, val_rows = ((gold_labels.filter(pl.col("split") == split).sort("pair_id", "position")
+                       .select("pair_id", "position", "prompt", "response", "gold_score", "gold_trace", "pair_label").to_dicts())
+                      for split in ("judge_train", "judge_val"))
     target = study.judge_dir(variant)
     rubric_source = build_rubric_source(cfg, study.store()) if jcfg.rubric else None
     if hasattr(rubric_source, "prefetch"):  # an LLM gold judge: every training prompt's rubric in one batch
         rubric_source.prefetch([r["prompt"] for r in rows])
-    examples = variant_examples(jcfg, rows, rubric_source.rubric if rubric_source else None)
+    examples = variant_examples(jcfg, rows, rubric_source.rubric if rubric_source else None, val_rows)
     fingerprint = _training_fingerprint(base, jcfg, examples)
     info, trained_now = train_or_reuse(context, pipes_subprocess_client, cfg, target / INPUTS_FILE, fingerprint,
                                        lambda: judge_job(cfg, jcfg, base, examples, target, tracker, fingerprint),
@@ -116,6 +124,7 @@ def judge_checkpoint(context: AssetExecutionContext, study: StudyResource, track
                                  "trained_now": trained_now, "train_loss": float(info["train_loss"]),
                                  "train_seconds": round(float(info["seconds"]), 1),
                                  **{k: v for k, v in info.items() if k.startswith("grpo_") and v is not None},
+                                 **({"val_epochs": md_table(pl.DataFrame(info["val_epochs"]))} if info.get("val_epochs") else {}),
                                  **training_metadata(info.get("step_log", []), cfg.launch.launcher)})
     return Output(df)  # an Output, not the frame: an asset that opened a Pipes session must yield typed events
 

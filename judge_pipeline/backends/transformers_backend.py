@@ -31,6 +31,9 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float  #: wall time of its batch divided by the batch size
+    token_ids: list[int] | None = None  #: the generated ids (EOS and padding removed), with ``read_tokens``
+    read_probs: list[list[float]] | None = None  #: per generated id, the probabilities of ``read_tokens`` at its
+    #: position (the model's own softmax, before any temperature): what a re-read of that position would give
 
 
 @dataclass
@@ -217,8 +220,13 @@ class TransformersBackend:
         top_k: int = 0,
         seed: int = 0,
         batch_size: int = 16,
+        read_tokens: Sequence[int] | None = None,
     ) -> list[Completion]:
-        """Complete each chat prompt. temperature 0 = greedy (deterministic)."""
+        """Complete each chat prompt. temperature 0 = greedy (deterministic).
+
+        ``read_tokens``: also record, at every generated position, the probability of each of these tokens (a
+        reasoning judge's score digits), so a score can be read where the model wrote it without running the prompt
+        and trace through the model again (`Completion.read_probs`)."""
         out: list[Completion] = []
         eos = self.tokenizer.eos_token_id
         for start in range(0, len(prompts), batch_size):
@@ -230,10 +238,11 @@ class TransformersBackend:
                 kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k or None)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            with own_rng(seed + start if temperature > 0 else None, self.device):
+            with own_rng(seed + start if temperature > 0 else None, self.device), self._reading(read_tokens) as steps:
                 gen = self.model.generate(**enc, **kwargs)
             dt = (time.perf_counter() - t0) * 1000 / len(batch)
             new = gen[:, enc["input_ids"].shape[1] :]
+            read = torch.stack(steps, dim=1).tolist() if read_tokens is not None else None  # [row][position][token]
             for i, row in enumerate(new):
                 ids = row.tolist()
                 finished = eos in ids
@@ -247,8 +256,29 @@ class TransformersBackend:
                     prompt_tokens=int(enc["attention_mask"][i].sum()),
                     completion_tokens=len(ids),
                     latency_ms=dt,
+                    token_ids=ids if read is not None else None,
+                    read_probs=read[i][: len(ids)] if read is not None else None,
                 ))
         return out
+
+    @contextlib.contextmanager
+    def _reading(self, read_tokens: Sequence[int] | None):
+        """While generating: the softmax of each step's last-position logits at ``read_tokens`` (a list of
+        [batch, len(read_tokens)] tensors, one per generated token), taken by a hook on the output embedding."""
+        steps: list[torch.Tensor] = []
+        if read_tokens is None:
+            yield steps
+            return
+        ids = torch.tensor(list(read_tokens), device=self.device)
+
+        def hook(_module, _inputs, logits):
+            steps.append(torch.softmax(logits[:, -1, :].float(), dim=-1)[:, ids].cpu())
+
+        handle = self.model.get_output_embeddings().register_forward_hook(hook)
+        try:
+            yield steps
+        finally:
+            handle.remove()
 
     # ------------------------------------------------------------------ scoring
     @torch.inference_mode()

@@ -6,8 +6,10 @@ renormalised, and the mass on other tokens), and the greedy first token (→ the
 into a score or an invalid reason).
 
 Reasoning judges first write their trace (greedy), which must end in "Score: N". The distribution is
-then read at the score position *after the judge's own trace*: the prompt plus the trace up to
-"Score: " is run through the model once more. A trace without a parseable score is invalid: no
+then read at the score position *after the judge's own trace*: recorded while the trace is generated
+(transformers backend) when the prompt plus the trace up to "Score: " tokenises to exactly the tokens
+generated, otherwise by running that text through the model once more (the same numbers either way, up to
+floating-point rounding; `judge_pipeline_tests/test_prefix_cache.py` compares them). A trace without a parseable score is invalid: no
 score and no expected score (a reward must not be read from a position the judge never reached).
 
 Rubric judges get the gold judge's instruction-specific rubric for the prompt in their template
@@ -129,20 +131,30 @@ class PointwiseLLMJudge:
 
     def _judge_reasoning(self, items: list[tuple[str, str]]) -> list[Verdict]:
         backend = self._backend()
+        local = isinstance(backend, TransformersBackend)
         messages = [self.messages(p, r) for p, r in items]
         completions = backend.generate(messages, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
+                                       temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed,
+                                       **({"read_tokens": self._score_ids} if local else {}))
         verdicts: list[Verdict | None] = []
         reread: list[tuple[int, str]] = []  # (index, prompt text + trace up to the score digit)
         for i, (m, c) in enumerate(zip(messages, completions)):
             score, reason = parse_score(c.text)
             prefix = score_prefix(c.text) if score is not None else None
             trace = prefix.rsplit("Score", 1)[0].strip() if prefix else c.text
-            verdicts.append(Verdict(raw_output=c.text, reasoning=trace, score=score, invalid_reason=reason,
-                                    prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
-                                    latency_ms=c.latency_ms, device_ms=self._device_ms(c.latency_ms)))
-            if prefix is not None:
-                reread.append((i, backend.render(m) + prefix))
+            v = Verdict(raw_output=c.text, reasoning=trace, score=score, invalid_reason=reason,
+                        prompt_tokens=c.prompt_tokens, output_tokens=c.completion_tokens,
+                        latency_ms=c.latency_ms, device_ms=self._device_ms(c.latency_ms))
+            verdicts.append(v)
+            if prefix is None:
+                continue
+            text = backend.render(m) + prefix
+            probs = self._read_while_generating(backend, backend.render(m), text, c) if local else None
+            if probs is not None:
+                for k, val in distribution_verdict(v.raw_output, probs).items():
+                    setattr(v, k, val)
+            else:
+                reread.append((i, text))
         if reread:
             dists = backend.next_token_distribution([t for _, t in reread], self._score_ids, self.batch_size,
                                                     self.max_length + self.max_new_tokens)
@@ -153,3 +165,19 @@ class PointwiseLLMJudge:
                 v.latency_ms = (v.latency_ms or 0.0) + d.latency_ms
                 v.device_ms = self._device_ms(v.latency_ms)
         return verdicts
+
+    @staticmethod
+    def _read_while_generating(backend: TransformersBackend, prompt: str, text: str, c) -> list[float] | None:
+        """The score-digit probabilities recorded while the trace was generated, at the position a re-read of
+        ``text`` (prompt + trace up to the digit) would read: only when ``text`` tokenises to exactly the prompt's
+        ids followed by the generated ids up to that position (the same tokens, so the same distribution up to
+        floating-point rounding). None otherwise (e.g. the decoded trace re-tokenises differently): re-read it."""
+        if c.read_probs is None:
+            return None
+        tok = backend.tokenizer
+        head = tok(prompt, add_special_tokens=False)["input_ids"]
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        k = len(ids) - len(head)
+        if k < 0 or k >= len(c.read_probs) or ids[: len(head)] != head or ids[len(head):] != c.token_ids[:k]:
+            return None
+        return c.read_probs[k]

@@ -137,14 +137,15 @@ def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
         done = reuse_if_unchanged(out / STAGE_FILE, key) if out != target and job.resume_key else None
         if done is None:
             with tracked("sft", "judge_sft"):
-                res = train_judge_sft(base, examples["sft"], jcfg, out, rt("sft"))
-            done = {"train_loss": res.train_loss, "steps": res.steps, "seconds": res.seconds}
+                res, val_epochs = train_judge_sft(base, examples["sft"], jcfg, out, rt("sft"), val=examples.get("val"))
+            done = {"train_loss": res.train_loss, "steps": res.steps, "seconds": res.seconds, "val_epochs": val_epochs}
             if out != target and is_main_process():
                 record_inputs(out / STAGE_FILE, key, **done, step_log=list(step_log))
         else:
             step_log.extend(done.get("step_log", []))
         stages.append("sft")
         start, steps, seconds, loss = out, steps + done["steps"], seconds + done["seconds"], done["train_loss"]
+        extra["val_epochs"] = done.get("val_epochs", [])
         n_train = len(examples["sft"])
     if "grpo" in examples:
         with tracked("grpo", "judge_grpo"):
@@ -153,7 +154,7 @@ def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
         steps, seconds, loss = steps + res.steps, seconds + res.seconds, res.train_loss
         n_train = n_train or len(examples["grpo"])
         rewards = [h["reward"] for h in res.log_history if "reward" in h]
-        extra = {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
+        extra |= {"grpo_rollouts": reward.rollouts, "grpo_invalid_rollouts": reward.invalid,
                  "grpo_reward_first": rewards[0] if rewards else None, "grpo_reward_last": rewards[-1] if rewards else None}
     return {"stages": "+".join(stages), "checkpoint": str(target), "n_train": n_train, "train_loss": loss, "steps": steps,
             "seconds": seconds, **extra, "step_log": step_log}

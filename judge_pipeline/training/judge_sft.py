@@ -16,8 +16,11 @@ from judge_pipeline.training.common import (
 
 def train_judge_sft(
     base_model: Path, examples: list[dict], cfg: JudgeTrainConfig, output_dir: Path, rt: Runtime | None = None,
-) -> TrainResult:
-    """Fine-tune ``base_model`` on ``examples`` and save a plain HF checkpoint at ``output_dir``."""
+    val: list[dict] | None = None,
+) -> tuple[TrainResult, list[dict]]:
+    """Fine-tune ``base_model`` on ``examples`` and save a plain HF checkpoint at ``output_dir``. With
+    ``cfg.select_epoch_on_val``, the epoch saved is the one that scored best on ``val`` (judge-val rows:
+    `epoch_selection.py`); also returns the per-epoch validation rows (empty without it)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -31,4 +34,11 @@ def train_judge_sft(
     train_only_top_layers(model, cfg.train_top_layers)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tok)
-    return train_and_save(trainer, tok, output_dir, rt)
+    selector = None
+    if cfg.select_epoch_on_val:
+        from judge_pipeline.training.epoch_selection import ValEpochSelector
+        selector = ValEpochSelector(val or [], cfg, Path(base_model), tok, rt.device)
+        trainer.add_callback(selector)
+    res = train_and_save(trainer, tok, output_dir, rt)
+    history = [{**row, "chosen": row["epoch"] == selector.chosen_epoch} for row in selector.history] if selector else []
+    return res, history
