@@ -119,7 +119,7 @@ def test_every_variant_trains_its_stages(trained):
     val = out["reasoning"][1]["val_epochs"]
     assert [r["epoch"] for r in val] == [1, 2] and sum(r["chosen"] for r in val) == 1
     assert all(-2.0 <= r["val_score"] <= 1.0 and 0.0 <= r["val_invalid"] <= 1.0 for r in val)
-    assert out["nonreasoning"][1]["val_epochs"] == []
+    assert "val_epochs" not in out["nonreasoning"][1]
 
 
 def test_every_variant_is_reported(trained, tmp_path):

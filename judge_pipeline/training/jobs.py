@@ -145,7 +145,8 @@ def run_judge_job(job: JudgeJob, report=None, callbacks=()) -> dict:
             step_log.extend(done.get("step_log", []))
         stages.append("sft")
         start, steps, seconds, loss = out, steps + done["steps"], seconds + done["seconds"], done["train_loss"]
-        extra["val_epochs"] = done.get("val_epochs", [])
+        if done.get("val_epochs"):  # the epoch was chosen on judge-val (`epoch_selection.py`)
+            extra["val_epochs"] = done["val_epochs"]
         n_train = len(examples["sft"])
     if "grpo" in examples:
         with tracked("grpo", "judge_grpo"):
