@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from judge_pipeline import schemas
-from judge_pipeline.backends.openai_compat import ChatRequestError, OpenAICompatClient
+from judge_pipeline.backends.openai_compat import OpenAICompatClient
+from judge_pipeline.backends.openai_wire import ChatRequestError
 from judge_pipeline.judging.cached import (
     JudgingFailed, RetryAttempt, attempt_judge, judge_through_store, judge_with_retries, judgment_key,
 )

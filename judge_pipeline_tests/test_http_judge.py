@@ -12,9 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from judge_pipeline.backends.openai_compat import (
-    ChatRequestError, OpenAICompatClient, TokenLogprob, normalise_base_url, parse_chat_response, redact,
-)
+from judge_pipeline.backends.openai_compat import OpenAICompatClient
+from judge_pipeline.backends.openai_wire import ChatRequestError, TokenLogprob, normalise_base_url, parse_chat_response, redact
 from judge_pipeline.backends.local_server import free_port
 from judge_pipeline.judging.cached import judge_through_store
 from judge_pipeline.judging.http_judge import (

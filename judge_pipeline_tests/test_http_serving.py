@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from judge_pipeline.backends.openai_compat import ChatRequestError, OpenAICompatClient, context_numbers
+from judge_pipeline.backends.openai_compat import OpenAICompatClient
+from judge_pipeline.backends.openai_wire import ChatRequestError, context_numbers
 from judge_pipeline.judging.cached import JudgingFailed, judge_through_store, judgment_key
 from judge_pipeline.judging.http_judge import TRUNCATION_MARKER, HTTPJudgeConfig, HTTPPointwiseJudge
 from judge_pipeline.store import JudgmentStore

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, client_limits,
-                                                   in_input_order, role_env)
+from judge_pipeline.backends.openai_compat import OpenAICompatClient, in_input_order
+from judge_pipeline.backends.openai_wire import ChatRequestError, ChatResult, client_limits, role_env
 from judge_pipeline.backends.transformers_backend import CHAT_TEMPLATE_KWARGS, Completion, Messages
 
 #: alternatives per generated token asked for (vLLM's default ``--max-logprobs`` is 20)

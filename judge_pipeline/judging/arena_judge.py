@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judge_pipeline.backends.openai_compat import ChatResult, OpenAICompatClient
+from judge_pipeline.backends.openai_compat import OpenAICompatClient
+from judge_pipeline.backends.openai_wire import ChatResult
 from judge_pipeline.judging.cached import judge_with_retries
 from judge_pipeline.judging.http_judge import HTTPJudgeConfig, _cut_note, _HTTPJudge
 from judge_pipeline.judging.parsing import ARENA_HARD_LABELS, parse_arena_hard_verdict

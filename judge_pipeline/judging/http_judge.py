@@ -60,8 +60,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from judge_pipeline.backends.openai_compat import (ChatRequestError, ChatResult, OpenAICompatClient, TokenLogprob,
-                                                   client_limits, in_input_order, role_env)
+from judge_pipeline.backends.openai_compat import OpenAICompatClient, in_input_order
+from judge_pipeline.backends.openai_wire import ChatRequestError, ChatResult, TokenLogprob, client_limits, role_env
 from judge_pipeline.judging.cached import JudgingStats, judge_through_store
 from judge_pipeline.judging.parsing import _BARE, _SCORE_LINE, SCORE_MAX, SCORE_MIN, expected_score, parse_label, parse_score
 from judge_pipeline.judging.templates import Template, fence_delimiters, load_template, render_pairwise, render_pointwise

@@ -34,7 +34,8 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from judge_pipeline.backends.openai_compat import ChatRequestError, ChatResult, OpenAICompatClient, in_input_order
+from judge_pipeline.backends.openai_compat import OpenAICompatClient, in_input_order
+from judge_pipeline.backends.openai_wire import ChatRequestError, ChatResult
 from judge_pipeline.backends.served_model import TOP_LOGPROBS, ServedModel
 from judge_pipeline.judging.http_judge import expected_from_logprobs
 from judge_pipeline.judging.pairwise_judge import PairwiseLLMJudge
