@@ -58,9 +58,9 @@ try:  # the openai SDK's HTTP library: httpx2 with openai >= 3, httpx before
 except ImportError:  # pragma: no cover
     import httpx  # type: ignore[no-redef]
 
-from judge_pipeline.backends.openai_wire import (MAX_BACKOFF_S, RETRY_STATUS, _BODY_SNIPPET, _CONTEXT_RE, ChatRequestError, ChatResult,
-                                                 context_numbers, normalise_base_url, parse_chat_response,
-                                                 parse_completion_response, redact)
+from judge_pipeline.backends.openai_wire import (BODY_SNIPPET, CONTEXT_RE, MAX_BACKOFF_S, RETRY_STATUS,
+                                                 ChatRequestError, ChatResult, context_numbers, normalise_base_url,
+                                                 parse_chat_response, parse_completion_response, redact)
 
 
 @dataclass
@@ -361,17 +361,17 @@ class OpenAICompatClient:
                     try:
                         result = parse(resp.json(), latency_ms, attempt + 1)
                     except (ValueError, TypeError, AttributeError) as exc:  # not JSON, no choices
-                        last = f"returned an unreadable body: {exc}; body starts {resp.text[:_BODY_SNIPPET]!r}"
+                        last = f"returned an unreadable body: {exc}; body starts {resp.text[:BODY_SNIPPET]!r}"
                     else:
                         if not result.empty:
                             return result
                         last = (f"returned an empty completion (no text, reasoning or tokens; finish_reason "
                                 f"{result.finish_reason!r})")
                 else:
-                    last = f"HTTP {resp.status_code}: {resp.text[:_BODY_SNIPPET]!r}"
+                    last = f"HTTP {resp.status_code}: {resp.text[:BODY_SNIPPET]!r}"
                     if resp.status_code not in RETRY_STATUS and resp.status_code < 500:
                         self.stats.failed += 1
-                        if resp.status_code in (400, 413, 422) and _CONTEXT_RE.search(resp.text):
+                        if resp.status_code in (400, 413, 422) and CONTEXT_RE.search(resp.text):
                             limit, requested, prompt = context_numbers(resp.text)
                             raise self._error(f"failed: the prompt is over the model's context: {last}", url=url,
                                               status=resp.status_code, attempts=attempt + 1, context_exceeded=True,

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})  #: retried; any other 5xx is too
 MAX_BACKOFF_S = 60.0
-_BODY_SNIPPET = 300
+BODY_SNIPPET = 300
 #: a 4xx body saying the prompt does not fit (vLLM, llama-cpp-python, OpenAI, TGI wordings)
-_CONTEXT_RE = re.compile(r"context[_ ]length|context window|maximum context|max_model_len|maximum model length|"
+CONTEXT_RE = re.compile(r"context[_ ]length|context window|maximum context|max_model_len|maximum model length|"
                          r"prompt is too long|input is too long|too many (?:input )?tokens", re.I)
 _CONTEXT_NUMBERS = re.compile(r"maximum context length is (\d+) tokens.*?requested (\d+) tokens"
                               r"(?: \((\d+) in the messages, (\d+) in the completion\))?", re.I | re.S)
@@ -153,12 +153,17 @@ def _parse_completion_logprobs(choice: dict[str, Any]) -> list[TokenLogprob] | N
     return out
 
 
-def parse_completion_response(body: dict[str, Any], latency_ms: float, attempts: int = 1) -> ChatResult:
-    """A `ChatResult` from a ``/completions`` JSON body (first choice): ``text`` is the completion, no reasoning."""
+def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
+    """The first of a response body's ``choices``; a body without any is an error quoting its start."""
     choices = body.get("choices") or []
     if not choices:
-        raise ValueError(f"response has no choices: {str(body)[:_BODY_SNIPPET]}")
-    choice = choices[0]
+        raise ValueError(f"response has no choices: {str(body)[:BODY_SNIPPET]}")
+    return choices[0]
+
+
+def parse_completion_response(body: dict[str, Any], latency_ms: float, attempts: int = 1) -> ChatResult:
+    """A `ChatResult` from a ``/completions`` JSON body (first choice): ``text`` is the completion, no reasoning."""
+    choice = _first_choice(body)
     usage = body.get("usage") or {}
     return ChatResult(text=choice.get("text") or "", reasoning=None, prompt_tokens=usage.get("prompt_tokens"),
                       completion_tokens=usage.get("completion_tokens"), latency_ms=latency_ms,
@@ -168,10 +173,7 @@ def parse_completion_response(body: dict[str, Any], latency_ms: float, attempts:
 
 def parse_chat_response(body: dict[str, Any], latency_ms: float, attempts: int = 1) -> ChatResult:
     """A `ChatResult` from a ``/chat/completions`` JSON body (first choice)."""
-    choices = body.get("choices") or []
-    if not choices:
-        raise ValueError(f"response has no choices: {str(body)[:_BODY_SNIPPET]}")
-    choice = choices[0]
+    choice = _first_choice(body)
     message = choice.get("message") or {}
     reasoning = message.get("reasoning_content") or message.get("reasoning") or None
     usage = body.get("usage") or {}
