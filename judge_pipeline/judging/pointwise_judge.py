@@ -148,8 +148,9 @@ class PointwiseLLMJudge:
             verdicts.append(v)
             if prefix is None:
                 continue
-            text = backend.render(m) + prefix
-            probs = self._read_while_generating(backend, backend.render(m), text, c) if local else None
+            prompt = backend.render(m)
+            text = prompt + prefix
+            probs = self._read_while_generating(backend, prompt, text, c) if local else None
             if probs is not None:
                 for k, val in distribution_verdict(v.raw_output, probs).items():
                     setattr(v, k, val)

@@ -24,11 +24,18 @@ from judge_pipeline.config import JudgeTrainConfig
 from judge_pipeline.metrics.agreement import krippendorff_alpha_interval
 
 
-def val_score(expected: list[float | None], gold: list[float]) -> float:
-    """Alpha of the valid expected scores vs gold, minus the invalid share (NaN alpha, e.g. constant scores: 0)."""
+def val_metrics(expected: list[float | None], gold: list[float]) -> dict:
+    """``val_alpha`` (of the valid expected scores vs gold; None when undefined, e.g. constant scores), ``val_invalid``
+    (the share without an expected score) and ``val_score`` = alpha (0 when undefined) minus the invalid share."""
     alpha = krippendorff_alpha_interval(expected, gold)
     invalid = sum(e is None for e in expected) / max(1, len(expected))
-    return (0.0 if math.isnan(alpha) else alpha) - invalid
+    return {"val_alpha": None if math.isnan(alpha) else round(alpha, 4), "val_invalid": invalid,
+            "val_score": (0.0 if math.isnan(alpha) else alpha) - invalid}
+
+
+def val_score(expected: list[float | None], gold: list[float]) -> float:
+    """The selection score of `val_metrics`."""
+    return val_metrics(expected, gold)["val_score"]
 
 
 class ValEpochSelector(TrainerCallback):
@@ -59,16 +66,15 @@ class ValEpochSelector(TrainerCallback):
             verdicts = judge.judge([(r["prompt"], r["response"]) for r in self.val])
         finally:
             model.train(was_training)
-        expected = [v.expected_score for v in verdicts]
-        gold = [float(r["gold_score"]) for r in self.val]
-        alpha = krippendorff_alpha_interval(expected, gold)
-        return {"val_alpha": None if math.isnan(alpha) else round(alpha, 4),
-                "val_invalid": sum(e is None for e in expected) / len(expected), "val_score": val_score(expected, gold)}
+        return val_metrics([v.expected_score for v in verdicts], [float(r["gold_score"]) for r in self.val])
 
-    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+    def on_train_begin(self, args, state, control, **kwargs):
         if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
             raise RuntimeError(f"judge {self.cfg.variant!r}: select_epoch_on_val runs in one process only (the model of a "
                                f"multi-process run is sharded); train it in one process or set select_epoch_on_val=False")
+        return control
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
         epoch = len(self.history) + 1
         row = {"epoch": epoch, **self.score(model)}
         self.history.append(row)
